@@ -1,0 +1,57 @@
+// Package testutil finds the repository root and the shared fixtures for tests.
+package testutil
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// RepoRoot returns the directory holding go.mod, walking up from the working
+// directory (go test runs each package in its own folder).
+func RepoRoot(t testing.TB) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatalf("getwd: %v", err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatalf("no go.mod above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// Fixtures returns ../shared/fixtures beside the repository (CI lays shared/
+// there) or $LMX_FIXTURES. The fixtures are required: a missing folder fails
+// the test rather than skipping it.
+func Fixtures(t testing.TB) string {
+	t.Helper()
+	dir := os.Getenv("LMX_FIXTURES")
+	if dir == "" {
+		dir = filepath.Join(RepoRoot(t), "..", "shared", "fixtures")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "README.md")); err != nil {
+		t.Fatalf("fixtures not found at %s (set LMX_FIXTURES): %v", dir, err)
+	}
+	return dir
+}
+
+// Python returns the interpreter of the project's virtual environment
+// ($LMX_PYTHON or .venv/bin/python), or "" when there is none.
+func Python(t testing.TB) string {
+	t.Helper()
+	if p := os.Getenv("LMX_PYTHON"); p != "" {
+		return p
+	}
+	p := filepath.Join(RepoRoot(t), ".venv", "bin", "python")
+	if _, err := os.Stat(p); err != nil {
+		return ""
+	}
+	return p
+}
