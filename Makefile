@@ -1,0 +1,57 @@
+# LMX — build, run and test. `make run` and `make test` set everything up first.
+SHELL := /bin/bash
+.DEFAULT_GOAL := run
+
+GO ?= go
+BIN := build/bin/lmx
+LIB := $(CURDIR)/build/lib
+export LMX_MLX_LIB ?= $(LIB)
+
+.PHONY: setup deps mlx frontend build run serve test test-go test-gui cross-darwin vet clean
+
+## setup: install system packages, Go modules, npm packages, the Python test venv, and build MLX + the shim
+setup: deps mlx frontend
+
+deps:
+	build/setup.sh all
+
+mlx:
+	build/mlx.sh
+
+frontend:
+	build/setup.sh npm
+	cd frontend && npm run build --silent
+
+## build: the desktop binary (Wails window + tray + server) into build/bin/lmx
+build: setup
+	CGO_ENABLED=1 $(GO) build -tags desktop,production -o $(BIN) .
+	cp -f build/lib/* build/bin/ 2>/dev/null || true
+
+## run: the app window when a display is available, else the headless server
+run: build
+	@if [ -n "$$DISPLAY$$WAYLAND_DISPLAY" ] || [ "$$(uname)" = Darwin ]; then ./$(BIN); else \
+	  echo "no display: starting the headless server (lmx serve)"; ./$(BIN) serve; fi
+
+serve: build
+	./$(BIN) serve
+
+vet:
+	$(GO) vet ./...
+
+## cross-darwin: the macOS code paths compile without cgo
+cross-darwin:
+	CGO_ENABLED=0 GOOS=darwin GOARCH=arm64 $(GO) vet ./metal/... ./engine/... ./store/... ./app/api/...
+	CGO_ENABLED=0 GOOS=darwin GOARCH=arm64 $(GO) build ./metal/... ./engine/... ./store/... ./app/api/...
+
+## test: everything, on real MLX (CPU); missing MLX or Python references fail instead of skipping
+test: setup vet cross-darwin test-go test-gui
+
+test-go:
+	LMX_REQUIRE_MLX=1 LMX_REQUIRE_PY=1 LMX_PYTHON=$(CURDIR)/.venv/bin/python \
+	  $(GO) test -count=1 -timeout 30m ./...
+
+test-gui: build
+	LMX_REQUIRE_GUI=1 $(GO) test -count=1 -tags guitest -timeout 10m ./app/guitest/...
+
+clean:
+	rm -rf build/bin build/lib build/shim-build frontend/dist/assets frontend/dist/index.html test-artifacts

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Installs what building and testing LMX needs on Debian/Ubuntu (apt, the
+# Python test venv, npm packages, Go modules) and skips what is already there.
+# Usage: build/setup.sh [apt|py|npm|go|all]...   (default: all)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(
+  cmake g++ make pkg-config            # the MLX shim
+  libgtk-3-dev libwebkit2gtk-4.0-dev   # the Wails window (desktop build)
+  libayatana-appindicator3-dev         # the menu-bar tray (desktop build)
+  xvfb x11-utils xdotool imagemagick   # the window test under Xvfb
+  chromium                             # the UI test in headless Chromium
+)
+PY_PACKAGES=(
+  mlx==0.32.4 mlx-cpu==0.32.4 mlx-lm==0.32.2   # reference engine for comparisons
+  huggingface-hub==2.4.0 tokenizers==0.23.3    # cache layout and tokenizer references
+  openai==3.57.0 anthropic==2.14.0             # official clients against the server
+)
+
+need_apt() {
+  local missing=()
+  for p in "${APT_PACKAGES[@]}"; do
+    dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "setup: apt-get install ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+need_py() {
+  command -v python3 >/dev/null || { echo "setup: python3 is required" >&2; exit 1; }
+  [ -x .venv/bin/python ] || python3 -m venv .venv
+  if ! .venv/bin/python -c "import mlx.core, mlx_lm, huggingface_hub, tokenizers, openai, anthropic" 2>/dev/null; then
+    echo "setup: pip install into .venv"
+    .venv/bin/pip install -q --disable-pip-version-check "${PY_PACKAGES[@]}"
+  fi
+}
+
+need_npm() {
+  command -v npm >/dev/null || { echo "setup: node and npm are required" >&2; exit 1; }
+  if [ ! -d frontend/node_modules ] || [ frontend/package-lock.json -nt frontend/node_modules/.package-lock.json ]; then
+    echo "setup: npm ci (frontend)"
+    (cd frontend && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+}
+
+need_go() {
+  command -v go >/dev/null || { echo "setup: Go is required (go.mod names the version)" >&2; exit 1; }
+  go mod download
+}
+
+steps=("$@")
+[ ${#steps[@]} -gt 0 ] || steps=(all)
+for s in "${steps[@]}"; do
+  case "$s" in
+    apt) need_apt ;;
+    py) need_py ;;
+    npm) need_npm ;;
+    go) need_go ;;
+    all) need_apt; need_go; need_npm; need_py ;;
+    *) echo "setup: unknown step $s" >&2; exit 2 ;;
+  esac
+done
