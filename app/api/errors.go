@@ -1,0 +1,95 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+)
+
+// Sentinel errors the handlers and middleware map to HTTP statuses in
+// writeError; callers wrap them with context (fmt.Errorf("...: %w", ErrX)).
+var (
+	// ErrHostNotAllowed rejects a request whose Host header is not a loopback
+	// name or a configured one (DNS rebinding protection).
+	ErrHostNotAllowed = errors.New("host not allowed")
+	// ErrOriginNotAllowed rejects a cross-origin request from an origin that
+	// is not configured.
+	ErrOriginNotAllowed = errors.New("origin not allowed")
+	// ErrUnauthorized rejects a /v1 request without the configured API key.
+	ErrUnauthorized = errors.New("invalid api key")
+	// ErrNotFound is returned for unknown routes.
+	ErrNotFound = errors.New("not found")
+	// ErrMethodNotAllowed is returned when a route exists but not for the method.
+	ErrMethodNotAllowed = errors.New("method not allowed")
+	// ErrBodyTooLarge is returned when a request body exceeds the configured limit.
+	ErrBodyTooLarge = errors.New("request body too large")
+)
+
+// ErrorBody is the OpenAI error envelope: {"error":{...}}.
+type ErrorBody struct {
+	Error ErrorDetail `json:"error"`
+}
+
+// ErrorDetail is the inner object of an OpenAI error response. Param and Code
+// are null when they do not apply, as in OpenAI's responses.
+type ErrorDetail struct {
+	Message string  `json:"message"`
+	Type    string  `json:"type"`
+	Param   *string `json:"param"`
+	Code    *string `json:"code"`
+}
+
+// errorClass says how one sentinel error appears on the wire.
+type errorClass struct {
+	status int
+	typ    string
+	code   string
+}
+
+// errorClasses maps sentinel errors to status, OpenAI error type and code.
+var errorClasses = []struct {
+	err   error
+	class errorClass
+}{
+	{ErrHostNotAllowed, errorClass{http.StatusForbidden, "permission_error", "host_not_allowed"}},
+	{ErrOriginNotAllowed, errorClass{http.StatusForbidden, "permission_error", "origin_not_allowed"}},
+	{ErrUnauthorized, errorClass{http.StatusUnauthorized, "invalid_request_error", "invalid_api_key"}},
+	{ErrNotFound, errorClass{http.StatusNotFound, "invalid_request_error", "not_found"}},
+	{ErrMethodNotAllowed, errorClass{http.StatusMethodNotAllowed, "invalid_request_error", "method_not_allowed"}},
+	{ErrBodyTooLarge, errorClass{http.StatusRequestEntityTooLarge, "invalid_request_error", "body_too_large"}},
+}
+
+// classify finds the wire class of err; unknown errors are server errors.
+func classify(err error) errorClass {
+	var maxErr *http.MaxBytesError
+	if errors.As(err, &maxErr) {
+		return classify(ErrBodyTooLarge)
+	}
+	for _, c := range errorClasses {
+		if errors.Is(err, c.err) {
+			return c.class
+		}
+	}
+	return errorClass{http.StatusInternalServerError, "server_error", ""}
+}
+
+// writeError is the one place that turns an error into an HTTP response with
+// the OpenAI error JSON.
+func writeError(w http.ResponseWriter, err error) {
+	c := classify(err)
+	body := ErrorBody{Error: ErrorDetail{Message: err.Error(), Type: c.typ}}
+	if c.code != "" {
+		body.Error.Code = &c.code
+	}
+	writeJSON(w, c.status, body)
+}
+
+// writeJSON writes v as a JSON response with the given status.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	// The status line is sent; an encoding failure can only be a broken
+	// connection, which the client already sees.
+	_ = json.NewEncoder(w).Encode(v)
+}

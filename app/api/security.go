@@ -1,0 +1,134 @@
+package api
+
+import (
+	"crypto/subtle"
+	"fmt"
+	"net"
+	"net/http"
+	"slices"
+	"strings"
+)
+
+// loopbackHosts are the Host names every server accepts: the server listens on
+// loopback by default, and a browser only sends these for a loopback address
+// (anything else could be a DNS-rebinding page pointing its name at 127.0.0.1).
+var loopbackHosts = []string{"localhost", "127.0.0.1", "::1"}
+
+// AppOrigins are the origins of LMX's own webview (Wails serves its pages
+// from wails://wails on macOS and Linux and http://wails.localhost on
+// Windows); they are always allowed to call the server across origins.
+var AppOrigins = []string{"wails://wails", "http://wails.localhost", "https://wails.localhost"}
+
+// corsHeaders are the request headers a browser client may send cross-origin.
+const corsHeaders = "Authorization, Content-Type, X-Api-Key, Anthropic-Version, OpenAI-Organization, OpenAI-Project"
+
+// hostName returns the lower-case host of a Host header without port,
+// brackets or trailing dot.
+func hostName(hostport string) string {
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.Trim(host, "[]"), ".")
+	return strings.ToLower(host)
+}
+
+// hostAllowed reports whether the Host header names loopback or one of extra.
+func hostAllowed(hostport string, extra []string) bool {
+	h := hostName(hostport)
+	if h == "" {
+		return false
+	}
+	if slices.Contains(loopbackHosts, h) {
+		return true
+	}
+	return slices.ContainsFunc(extra, func(e string) bool { return hostName(e) == h })
+}
+
+// checkHost rejects requests whose Host is not allowed with 403.
+func checkHost(extra []string, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !hostAllowed(r.Host, extra) {
+			writeError(w, fmt.Errorf("%w: %q (add it to the allowed hosts in Settings)", ErrHostNotAllowed, r.Host))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// sameOrigin reports whether origin is the origin of the server the request
+// reached (a page served by LMX itself calling back).
+func sameOrigin(origin string, r *http.Request) bool {
+	return strings.EqualFold(origin, "http://"+r.Host) || strings.EqualFold(origin, "https://"+r.Host)
+}
+
+// checkOrigin implements CORS without wildcards: same-origin requests pass,
+// configured origins get CORS headers (and preflights a 204), and requests
+// from any other origin are refused with 403 — refusing rather than merely
+// omitting CORS headers also stops "simple" cross-site POSTs (CSRF).
+func checkOrigin(allowed []string, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		origin := r.Header.Get("Origin")
+		switch {
+		case origin == "" || sameOrigin(origin, r):
+			next.ServeHTTP(w, r)
+		case slices.ContainsFunc(allowed, func(a string) bool { return strings.EqualFold(a, origin) }):
+			setCORS(w.Header(), origin)
+			if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
+				w.WriteHeader(http.StatusNoContent)
+				return
+			}
+			next.ServeHTTP(w, r)
+		default:
+			writeError(w, fmt.Errorf("%w: %q (add it to the CORS origins in Settings)", ErrOriginNotAllowed, origin))
+		}
+	})
+}
+
+// setCORS writes the CORS response headers for one allowed origin.
+func setCORS(h http.Header, origin string) {
+	h.Set("Access-Control-Allow-Origin", origin)
+	h.Add("Vary", "Origin")
+	h.Set("Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS")
+	h.Set("Access-Control-Allow-Headers", corsHeaders)
+	h.Set("Access-Control-Max-Age", "600")
+}
+
+// requestKey returns the API key a client sent, as OpenAI clients do
+// (Authorization: Bearer) or as Anthropic clients do (x-api-key).
+func requestKey(r *http.Request) string {
+	if k := r.Header.Get("X-Api-Key"); k != "" {
+		return k
+	}
+	auth := r.Header.Get("Authorization")
+	if len(auth) > 7 && strings.EqualFold(auth[:7], "bearer ") {
+		return strings.TrimSpace(auth[7:])
+	}
+	return ""
+}
+
+// checkKey requires key on /v1/ routes when key is not empty.
+func checkKey(key string, next http.Handler) http.Handler {
+	if key == "" {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/v1/") &&
+			subtle.ConstantTimeCompare([]byte(requestKey(r)), []byte(key)) != 1 {
+			writeError(w, fmt.Errorf("%w: send it as \"Authorization: Bearer <key>\" or \"x-api-key\"", ErrUnauthorized))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// limitBody caps every request body at limit bytes (no cap when limit <= 0).
+func limitBody(limit int64, next http.Handler) http.Handler {
+	if limit <= 0 {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
+		next.ServeHTTP(w, r)
+	})
+}

@@ -1,0 +1,81 @@
+package api
+
+import (
+	"context"
+	"net/http"
+)
+
+// Status is the body of GET /api/status and of every SSE "status" event: what
+// the Dashboard and the tray show.
+type Status struct {
+	Version string       `json:"version"`
+	DataDir string       `json:"data_dir"`
+	Server  ServerStatus `json:"server"`
+	Engine  EngineStatus `json:"engine"`
+	// Memory is the host's memory; nil with MemoryError set when it cannot be read.
+	Memory      *Memory `json:"memory,omitempty"`
+	MemoryError string  `json:"memory_error,omitempty"`
+}
+
+// ServerStatus describes the public HTTP listener.
+type ServerStatus struct {
+	Running bool   `json:"running"`
+	URL     string `json:"url"`
+	Host    string `json:"host"`
+	Port    int    `json:"port"`
+	// Error is the last failure to start the listener (port in use, …).
+	Error string `json:"error,omitempty"`
+}
+
+// EngineStatus says whether the MLX runtime could be loaded, and why not.
+type EngineStatus struct {
+	Available bool `json:"available"`
+	// Error names the paths searched and how to build the library.
+	Error string `json:"error,omitempty"`
+	// Device is MLX's device information (name, architecture, memory_size, …).
+	Device map[string]any `json:"device,omitempty"`
+}
+
+// Memory is the host's memory in bytes; on macOS unified memory, where
+// wired pages (GPU buffers included) cannot be swapped out.
+type Memory struct {
+	Total      uint64 `json:"total"`
+	Available  uint64 `json:"available"`
+	Free       uint64 `json:"free"`
+	Used       uint64 `json:"used"`
+	Wired      uint64 `json:"wired"`
+	Active     uint64 `json:"active"`
+	Inactive   uint64 `json:"inactive"`
+	Compressed uint64 `json:"compressed"`
+	// WiredLimit is macOS's iogpu.wired_limit_mb in bytes; 0 when unknown.
+	WiredLimit uint64 `json:"wired_limit"`
+}
+
+// Backend is what the handlers need from the application. Methods are called
+// from HTTP handler goroutines concurrently.
+type Backend interface {
+	// Status returns a fresh snapshot.
+	Status(ctx context.Context) Status
+	// StartServer starts the public listener (a no-op when it runs).
+	StartServer() error
+	// StopServer closes the public listener; in-process callers (the app
+	// window) keep working.
+	StopServer() error
+}
+
+// handleStatus serves GET /api/status.
+func (h *Handler) handleStatus(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, h.backend.Status(r.Context()))
+}
+
+// handleServerAction serves POST /api/server/start and /api/server/stop and
+// answers with the status after the action.
+func (h *Handler) handleServerAction(action func() error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := action(); err != nil {
+			writeError(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, h.backend.Status(r.Context()))
+	}
+}
