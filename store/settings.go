@@ -1,0 +1,146 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+)
+
+// settingsRecordVersion is the envelope version of the Settings document.
+const settingsRecordVersion = 1
+
+var keySettings = []byte("settings")
+
+// ErrInvalidSetting is wrapped by every settings validation error.
+var ErrInvalidSetting = errors.New("invalid setting")
+
+// Settings is everything the user configures. Zero limits mean "MLX's
+// default"; DefaultSettings is the one home of the defaults.
+type Settings struct {
+	Server        ServerSettings  `json:"server"`
+	Cache         CacheSettings   `json:"cache"`
+	Memory        MemorySettings  `json:"memory"`
+	Library       LibrarySettings `json:"library"`
+	UI            UISettings      `json:"ui"`
+	IdleUnloadSec int             `json:"idle_unload_sec"` // unload an idle model after this long; 0 never
+	LaunchAtLogin bool            `json:"launch_at_login"`
+}
+
+// ServerSettings configures the HTTP endpoint.
+type ServerSettings struct {
+	Host         string   `json:"host"`
+	Port         int      `json:"port"`
+	APIKeyHash   string   `json:"api_key_hash,omitempty"` // hash of the required API key; empty: none required
+	CORSOrigins  []string `json:"cors_origins,omitempty"`
+	AllowedHosts []string `json:"allowed_hosts,omitempty"` // Host headers accepted besides loopback names
+	AutoStart    bool     `json:"auto_start"`
+}
+
+// CacheSettings configures the KV and prompt caches.
+type CacheSettings struct {
+	PromptCacheBytes int64 `json:"prompt_cache_bytes"`
+	PersistToDisk    bool  `json:"persist_to_disk"`
+	MaxKVSize        int   `json:"max_kv_size"` // tokens; 0 unbounded
+	KVBits           int   `json:"kv_bits"`     // 0 keeps KV in the model's dtype
+}
+
+// MemorySettings configures MLX memory limits.
+type MemorySettings struct {
+	LimitBytes      int64 `json:"limit_bytes"`
+	WiredLimitBytes int64 `json:"wired_limit_bytes"`
+}
+
+// LibrarySettings says where models live and how to reach the Hub.
+type LibrarySettings struct {
+	HubCache     string   `json:"hub_cache,omitempty"` // empty: $HF_HUB_CACHE or its defaults
+	ExtraFolders []string `json:"extra_folders,omitempty"`
+	HubToken     string   `json:"hub_token,omitempty"` // used when HF_TOKEN is unset
+	Endpoint     string   `json:"endpoint,omitempty"`  // empty: $HF_ENDPOINT or huggingface.co
+}
+
+// UISettings are presentation preferences of the window.
+type UISettings struct {
+	Theme     string `json:"theme"` // "system", "light" or "dark"
+	ChatModel string `json:"chat_model,omitempty"`
+}
+
+// DefaultSettings returns the settings of a fresh install. Port 8080 matches
+// mlx_lm.server so clients configured for it keep working.
+func DefaultSettings() Settings {
+	return Settings{
+		Server:        ServerSettings{Host: "127.0.0.1", Port: 8080},
+		Cache:         CacheSettings{PromptCacheBytes: 2 << 30},
+		UI:            UISettings{Theme: "system"},
+		IdleUnloadSec: 30 * 60,
+	}
+}
+
+// validKVBits are the widths MLX's quantize accepts for the KV cache.
+var validKVBits = []int{0, 2, 3, 4, 5, 6, 8}
+
+// Validate reports the first invalid field, wrapping ErrInvalidSetting.
+func (s Settings) Validate() error {
+	bad := func(field string, v any) error {
+		return fmt.Errorf("%s = %v: %w", field, v, ErrInvalidSetting)
+	}
+	switch {
+	case s.Server.Host == "":
+		return bad("server.host", `""`)
+	case s.Server.Port < 1 || s.Server.Port > 65535:
+		return bad("server.port", s.Server.Port)
+	case !slices.Contains(validKVBits, s.Cache.KVBits):
+		return bad("cache.kv_bits", s.Cache.KVBits)
+	case s.Cache.PromptCacheBytes < 0:
+		return bad("cache.prompt_cache_bytes", s.Cache.PromptCacheBytes)
+	case s.Cache.MaxKVSize < 0:
+		return bad("cache.max_kv_size", s.Cache.MaxKVSize)
+	case s.Memory.LimitBytes < 0:
+		return bad("memory.limit_bytes", s.Memory.LimitBytes)
+	case s.Memory.WiredLimitBytes < 0:
+		return bad("memory.wired_limit_bytes", s.Memory.WiredLimitBytes)
+	case s.IdleUnloadSec < 0:
+		return bad("idle_unload_sec", s.IdleUnloadSec)
+	}
+	return nil
+}
+
+// Settings returns the stored settings, or the defaults when none are saved.
+func (db *DB) Settings() (Settings, error) {
+	s := DefaultSettings()
+	err := db.get(bucketSettings, string(keySettings), &s)
+	if errors.Is(err, ErrNotFound) {
+		return DefaultSettings(), nil
+	}
+	if err != nil {
+		return Settings{}, fmt.Errorf("load settings: %w", err)
+	}
+	return s, nil
+}
+
+// PutSettings validates and stores s.
+func (db *DB) PutSettings(s Settings) error {
+	if err := s.Validate(); err != nil {
+		return err
+	}
+	if err := db.put(bucketSettings, string(keySettings), settingsRecordVersion, s); err != nil {
+		return fmt.Errorf("save settings: %w", err)
+	}
+	return nil
+}
+
+// UpdateSettings applies fn to the stored settings atomically and returns
+// the result; nothing is stored when fn or validation fails.
+func (db *DB) UpdateSettings(fn func(*Settings) error) (Settings, error) {
+	var out Settings
+	err := update(db, bucketSettings, string(keySettings), settingsRecordVersion, DefaultSettings(), false, func(s *Settings) error {
+		if err := fn(s); err != nil {
+			return err
+		}
+		out = *s
+		return s.Validate()
+	})
+	if err != nil {
+		return Settings{}, fmt.Errorf("update settings: %w", err)
+	}
+	return out, nil
+}
