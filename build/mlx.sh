@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# build/mlx.sh — fetch MLX's official PyPI wheel for this platform, build the
+# project's C ABI shim (metal/shim) against it, and put everything the Go
+# binary loads into build/lib/.
+#
+#   build/mlx.sh                      Linux: mlx-cpu; macOS: mlx-metal
+#   MLX_BACKEND=cuda build/mlx.sh     Linux: mlx-cuda-13
+#   MLX_WHEEL_DIR=/path build/mlx.sh  use a wheel already downloaded there
+#                                     (no network needed)
+#
+# CUDA: libmlx.so from mlx-cuda-13 links against the NVIDIA runtime wheels
+# (cuBLAS, cuFFT, cuSOLVER, NVRTC, cuDNN, NCCL, CUDA runtime) and the
+# driver's libcuda.so.1. Any nvidia_*.whl found in the wheel folder is
+# unpacked and its libraries are copied into build/lib; MLX_CUDA_DEPS=1 makes
+# the script download them (several GB) with pip.
+#
+# Idempotent: the download, the unpack and the CMake configure are skipped
+# when already done; the shim rebuild is incremental.
+set -euo pipefail
+
+MLX_VERSION=0.32.4
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+PYTHON="${PYTHON:-python3}"
+
+die() { echo "build/mlx.sh: $*" >&2; exit 1; }
+need() { command -v "$1" >/dev/null 2>&1 || die "$1 not found: $2"; }
+
+pick_backend() {
+  case "$(uname -s)" in
+    Darwin) BACKEND=metal; PKG=mlx-metal; LIBEXT=dylib ;;
+    Linux)
+      BACKEND="${MLX_BACKEND:-cpu}"; LIBEXT=so
+      case "$BACKEND" in
+        cpu) PKG=mlx-cpu ;;
+        cuda) PKG=mlx-cuda-13 ;;
+        *) die "MLX_BACKEND must be cpu or cuda, not '$BACKEND'" ;;
+      esac ;;
+    *) die "unsupported OS $(uname -s)" ;;
+  esac
+  WHEEL_GLOB="${PKG//-/_}-${MLX_VERSION}-*.whl"
+}
+
+# fetch_wheel sets WHEEL to the wheel file, downloading it when needed.
+fetch_wheel() {
+  local dir="${MLX_WHEEL_DIR:-$ROOT/build/mlx/wheels}"
+  mkdir -p "$dir"
+  WHEEL_DIR="$dir"
+  WHEEL="$(ls "$dir"/$WHEEL_GLOB 2>/dev/null | head -n1 || true)"
+  if [[ -n "$WHEEL" ]]; then return; fi
+  [[ -z "${MLX_WHEEL_DIR:-}" ]] || die "no $WHEEL_GLOB in MLX_WHEEL_DIR=$MLX_WHEEL_DIR"
+  need "$PYTHON" "install Python 3 (or set PYTHON) so pip can download $PKG"
+  "$PYTHON" -m pip --version >/dev/null 2>&1 ||
+    die "pip is missing for $PYTHON (apt-get install python3-pip)"
+  echo "build/mlx.sh: downloading $PKG==$MLX_VERSION" >&2
+  local deps=--no-deps
+  [[ "$BACKEND" == cuda && "${MLX_CUDA_DEPS:-0}" == 1 ]] && deps=
+  "$PYTHON" -m pip download --quiet $deps --only-binary=:all: \
+    -d "$dir" "$PKG==$MLX_VERSION" || die "pip download $PKG==$MLX_VERSION failed"
+  WHEEL="$(ls "$dir"/$WHEEL_GLOB 2>/dev/null | head -n1 || true)"
+  [[ -n "$WHEEL" ]] || die "pip download left no $WHEEL_GLOB in $dir"
+}
+
+# unpack_wheel unpacks WHEEL into build/mlx/<backend> once per wheel file and
+# checks that it carries the library, the headers and the CMake config.
+unpack_wheel() {
+  PREFIX="$ROOT/build/mlx/$BACKEND"
+  local stamp="$PREFIX/.wheel"
+  if [[ "$(cat "$stamp" 2>/dev/null)" != "$(basename "$WHEEL")" ]]; then
+    rm -rf "$PREFIX" && mkdir -p "$PREFIX"
+    "$PYTHON" -m zipfile -e "$WHEEL" "$PREFIX" || die "cannot unpack $WHEEL"
+    basename "$WHEEL" >"$stamp"
+  fi
+  local f
+  for f in "mlx/lib/libmlx.$LIBEXT" mlx/include/mlx/mlx.h \
+    mlx/share/cmake/MLX/MLXConfig.cmake; do
+    [[ -e "$PREFIX/$f" ]] || die "wheel $(basename "$WHEEL") lacks $f"
+  done
+}
+
+build_shim() {
+  need cmake "install CMake >= 3.24 (apt-get install cmake / brew install cmake)"
+  need "${CXX:-c++}" "install a C++20 compiler (apt-get install g++ / xcode-select --install)"
+  local bdir="$ROOT/build/shim-build/$BACKEND"
+  # The CUDA wheel's MLXConfig.cmake wants the CUDA toolkit; import directly.
+  local how=(-DMLX_DIR="$PREFIX/mlx/share/cmake/MLX")
+  [[ "$BACKEND" == cuda ]] && how=(-DLMX_MLX_PREFIX="$PREFIX/mlx")
+  if [[ ! -f "$bdir/CMakeCache.txt" ]]; then
+    cmake -S "$ROOT/metal/shim" -B "$bdir" -DCMAKE_BUILD_TYPE=Release "${how[@]}" \
+      >/dev/null || die "cmake configure failed"
+  fi
+  cmake --build "$bdir" --parallel >/dev/null || die "shim build failed (run: cmake --build $bdir)"
+  SHIM="$bdir/liblmxshim.$LIBEXT"
+}
+
+# install_libs copies what the binary loads into build/lib (only changed files).
+install_libs() {
+  local out="$ROOT/build/lib" f
+  mkdir -p "$out"
+  local files=("$PREFIX/mlx/lib/libmlx.$LIBEXT" "$SHIM")
+  # auditwheel puts libmlx's BLAS/LAPACK (and their runtime) in mlx_*.libs/.
+  for f in "$PREFIX"/mlx_*.libs/* "$PREFIX"/mlx/lib/mlx.metallib; do
+    [[ -e "$f" ]] && files+=("$f")
+  done
+  [[ "$BACKEND" == cuda ]] && cuda_runtime_libs files
+  for f in "${files[@]}"; do
+    cmp -s "$f" "$out/$(basename "$f")" || cp "$f" "$out/"
+  done
+  echo "$BACKEND $MLX_VERSION" >"$out/BACKEND"
+  echo "build/mlx.sh: MLX $MLX_VERSION ($BACKEND) ready in $out" >&2
+}
+
+# cuda_runtime_libs appends to the named array the NVIDIA libraries from any
+# nvidia_*.whl in the wheel folder (unpacked once into build/mlx/nvidia).
+cuda_runtime_libs() {
+  local -n list=$1
+  local w dest="$ROOT/build/mlx/nvidia"
+  for w in "$WHEEL_DIR"/nvidia_*.whl; do
+    [[ -e "$w" ]] || continue
+    if [[ ! -e "$dest/.$(basename "$w")" ]]; then
+      "$PYTHON" -m zipfile -e "$w" "$dest" || die "cannot unpack $w"
+      touch "$dest/.$(basename "$w")"
+    fi
+  done
+  local f
+  for f in "$dest"/nvidia/*/lib/*.so*; do
+    [[ -e "$f" ]] && list+=("$f")
+  done
+  if ! ls "$dest"/nvidia/*/lib/libcublasLt.so.* >/dev/null 2>&1 &&
+    ! ldconfig -p 2>/dev/null | grep -q libcublasLt.so.13; then
+    echo "build/mlx.sh: warning: no CUDA 13 runtime libraries found; put the" \
+      "nvidia-* wheels in the wheel folder or set MLX_CUDA_DEPS=1" >&2
+  fi
+}
+
+pick_backend
+fetch_wheel
+unpack_wheel
+build_shim
+install_libs

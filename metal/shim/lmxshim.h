@@ -1,0 +1,209 @@
+// lmxshim.h — the C ABI LMX's Go code (package metal) calls through purego.
+//
+// Conventions, shared by every function:
+//   * The return value is a status: 0 on success, nonzero on failure; then
+//     lmx_last_error() returns the message (per thread, valid until the next
+//     failing call on that thread).
+//   * Results come back through out-pointers. Arrays are opaque handles
+//     (lmx_array, a heap-allocated mlx::core::array); every handle a function
+//     returns is owned by the caller, who releases it with lmx_free_arrays.
+//   * Optional array arguments are NULL when absent.
+//   * Floating-point parameters travel as the IEEE-754 bit pattern of a double
+//     in a uint64_t (purego.SyscallN only fills integer registers).
+//   * Shapes and axis lists are int32_t arrays with an explicit length.
+//   * Nothing here exits or aborts: every C++ exception is caught.
+#ifndef LMXSHIM_H
+#define LMXSHIM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define LMX_API __attribute__((visibility("default")))
+
+typedef void* lmx_array;
+
+// Op codes of lmx_unary.
+enum {
+  LMX_NEGATIVE, LMX_EXP, LMX_LOG, LMX_SQRT, LMX_RSQRT, LMX_SQUARE, LMX_ABS,
+  LMX_TANH, LMX_SIGMOID, LMX_SIN, LMX_COS, LMX_ERF, LMX_LOG1P,
+  LMX_RECIPROCAL, LMX_FLOOR, LMX_LOGICAL_NOT, LMX_CONTIGUOUS,
+  LMX_STOP_GRADIENT,
+};
+
+// Op codes of lmx_binary.
+enum {
+  LMX_ADD, LMX_SUBTRACT, LMX_MULTIPLY, LMX_DIVIDE, LMX_MAXIMUM, LMX_MINIMUM,
+  LMX_POWER, LMX_GREATER, LMX_GREATER_EQUAL, LMX_LESS, LMX_LESS_EQUAL,
+  LMX_EQUAL, LMX_NOT_EQUAL, LMX_LOGICAL_AND, LMX_LOGICAL_OR, LMX_MATMUL,
+};
+
+// Op codes of lmx_reduce (LMX_R_*) and lmx_arg_reduce (LMX_ARGMAX/ARGMIN).
+enum { LMX_R_SUM, LMX_R_MEAN, LMX_R_MAX, LMX_R_MIN, LMX_R_LOGSUMEXP };
+enum { LMX_ARGMAX, LMX_ARGMIN };
+
+// Op codes of lmx_sort_op.
+enum { LMX_SORT, LMX_ARGSORT, LMX_ARGPARTITION, LMX_TOPK };
+
+// --- array.cpp: errors, lifetime, creation, inspection, evaluation ---
+LMX_API const char* lmx_last_error(void);
+LMX_API const char* lmx_version(void);
+LMX_API int lmx_free_arrays(const lmx_array* arrs, int64_t n);
+LMX_API int lmx_from_data(lmx_array* out, const void* data,
+                          const int32_t* shape, int64_t ndim, int32_t dtype);
+LMX_API int lmx_full(lmx_array* out, const int32_t* shape, int64_t ndim,
+                     uint64_t value, int32_t dtype);
+LMX_API int lmx_arange(lmx_array* out, uint64_t start, uint64_t stop,
+                       uint64_t step, int32_t dtype);
+// lmx_describe writes dtype, ndim, then ndim dims into desc (capacity cap).
+LMX_API int lmx_describe(lmx_array a, int32_t* desc, int64_t cap);
+// lmx_copy_out evaluates a and copies its nbytes row-major bytes into dst.
+LMX_API int lmx_copy_out(lmx_array a, void* dst, int64_t nbytes);
+LMX_API int lmx_eval(const lmx_array* arrs, int64_t n, int32_t async);
+
+// --- ops.cpp: elementwise, reductions, sorting, linear algebra ---
+LMX_API int lmx_unary(lmx_array* out, int32_t op, lmx_array a);
+LMX_API int lmx_binary(lmx_array* out, int32_t op, lmx_array a, lmx_array b);
+// lmx_binary_scalar applies a binary op with value as a scalar of a's dtype.
+LMX_API int lmx_binary_scalar(lmx_array* out, int32_t op, lmx_array a,
+                              uint64_t value);
+LMX_API int lmx_where(lmx_array* out, lmx_array cond, lmx_array a,
+                      lmx_array b);
+// lmx_reduce reduces over axes; naxes == 0 reduces over all axes.
+LMX_API int lmx_reduce(lmx_array* out, int32_t op, lmx_array a,
+                       const int32_t* axes, int64_t naxes, int32_t keepdims);
+LMX_API int lmx_arg_reduce(lmx_array* out, int32_t op, lmx_array a,
+                           int32_t axis, int32_t keepdims);
+LMX_API int lmx_softmax(lmx_array* out, lmx_array a, int32_t axis);
+LMX_API int lmx_cumsum(lmx_array* out, lmx_array a, int32_t axis,
+                       int32_t reverse, int32_t inclusive);
+// lmx_sort_op: k is kth for ARGPARTITION and k for TOPK, unused otherwise.
+LMX_API int lmx_sort_op(lmx_array* out, int32_t op, lmx_array a, int32_t k,
+                        int32_t axis);
+LMX_API int lmx_addmm(lmx_array* out, lmx_array c, lmx_array a, lmx_array b,
+                      uint64_t alpha, uint64_t beta);
+
+// --- shape.cpp: shape, slicing, joining, gathering ---
+LMX_API int lmx_reshape(lmx_array* out, lmx_array a, const int32_t* shape,
+                        int64_t ndim);
+// lmx_transpose with naxes == 0 reverses the axes.
+LMX_API int lmx_transpose(lmx_array* out, lmx_array a, const int32_t* axes,
+                          int64_t naxes);
+LMX_API int lmx_swapaxes(lmx_array* out, lmx_array a, int32_t i, int32_t j);
+LMX_API int lmx_expand_dims(lmx_array* out, lmx_array a, int32_t axis);
+// lmx_squeeze with naxes == 0 removes every size-1 axis.
+LMX_API int lmx_squeeze(lmx_array* out, lmx_array a, const int32_t* axes,
+                        int64_t naxes);
+LMX_API int lmx_astype(lmx_array* out, lmx_array a, int32_t dtype);
+LMX_API int lmx_broadcast_to(lmx_array* out, lmx_array a,
+                             const int32_t* shape, int64_t ndim);
+LMX_API int lmx_flatten(lmx_array* out, lmx_array a, int32_t start,
+                        int32_t end);
+// lmx_slice: start, stop, strides each hold ndim values.
+LMX_API int lmx_slice(lmx_array* out, lmx_array a, const int32_t* start,
+                      const int32_t* stop, const int32_t* strides,
+                      int64_t ndim);
+LMX_API int lmx_slice_update(lmx_array* out, lmx_array src, lmx_array update,
+                             const int32_t* start, const int32_t* stop,
+                             const int32_t* strides, int64_t ndim);
+LMX_API int lmx_concatenate(lmx_array* out, const lmx_array* arrs, int64_t n,
+                            int32_t axis, int32_t stack);
+// lmx_split writes n_out handles into outs: at indices (nidx > 0) or into
+// `parts` equal parts (nidx == 0).
+LMX_API int lmx_split(lmx_array* outs, int64_t n_out, lmx_array a,
+                      const int32_t* indices, int64_t nidx, int32_t parts,
+                      int32_t axis);
+LMX_API int lmx_take(lmx_array* out, lmx_array a, lmx_array idx, int32_t axis,
+                     int32_t along_axis);
+LMX_API int lmx_put_along_axis(lmx_array* out, lmx_array a, lmx_array idx,
+                               lmx_array values, int32_t axis);
+LMX_API int lmx_tri(lmx_array* out, lmx_array a, int32_t k, int32_t upper);
+// lmx_pad pads every axis by low[i], high[i] with a constant value.
+LMX_API int lmx_pad(lmx_array* out, lmx_array a, const int32_t* low,
+                    const int32_t* high, int64_t ndim, uint64_t value);
+
+// --- fast.cpp: fused transformer kernels ---
+LMX_API int lmx_rms_norm(lmx_array* out, lmx_array x, lmx_array w,
+                         uint64_t eps);
+LMX_API int lmx_layer_norm(lmx_array* out, lmx_array x, lmx_array w,
+                           lmx_array b, uint64_t eps);
+// lmx_rope: offsets (int32 array) replaces offset when not NULL; freqs
+// replaces base when not NULL.
+LMX_API int lmx_rope(lmx_array* out, lmx_array x, int32_t dims,
+                     int32_t traditional, uint64_t base, uint64_t scale,
+                     int32_t offset, lmx_array offsets, lmx_array freqs);
+// lmx_sdpa: mask_mode is "", "causal" or "array" (then mask is required).
+LMX_API int lmx_sdpa(lmx_array* out, lmx_array q, lmx_array k, lmx_array v,
+                     uint64_t scale, const char* mask_mode, lmx_array mask);
+
+// --- quant.cpp: quantization ---
+// lmx_quantize writes wq, scales and biases (NULL for modes without biases).
+LMX_API int lmx_quantize(lmx_array* outs, lmx_array w, int32_t group_size,
+                         int32_t bits, const char* mode);
+LMX_API int lmx_dequantize(lmx_array* out, lmx_array wq, lmx_array scales,
+                           lmx_array biases, int32_t group_size, int32_t bits,
+                           const char* mode);
+LMX_API int lmx_quantized_matmul(lmx_array* out, lmx_array x, lmx_array wq,
+                                 lmx_array scales, lmx_array biases,
+                                 int32_t transpose, int32_t group_size,
+                                 int32_t bits, const char* mode);
+LMX_API int lmx_gather_qmm(lmx_array* out, lmx_array x, lmx_array wq,
+                           lmx_array scales, lmx_array biases, lmx_array lhs,
+                           lmx_array rhs, int32_t transpose,
+                           int32_t group_size, int32_t bits, const char* mode,
+                           int32_t sorted);
+LMX_API int lmx_gather_mm(lmx_array* out, lmx_array a, lmx_array b,
+                          lmx_array lhs, lmx_array rhs, int32_t sorted);
+
+// --- random.cpp ---
+LMX_API int lmx_random_key(lmx_array* out, uint64_t seed);
+LMX_API int lmx_random_split(lmx_array* out, lmx_array key, int32_t n);
+LMX_API int lmx_categorical(lmx_array* out, lmx_array logits, int32_t axis,
+                            lmx_array key);
+LMX_API int lmx_random_uniform(lmx_array* out, const int32_t* shape,
+                               int64_t ndim, int32_t dtype, lmx_array key);
+
+// --- io.cpp: safetensors ---
+typedef void* lmx_tensors;
+// lmx_load_safetensors loads a file lazily; the result lists arrays and
+// metadata until lmx_tensors_free.
+LMX_API int lmx_load_safetensors(lmx_tensors* out, const char* path,
+                                 int64_t* n_arrays, int64_t* n_meta);
+// lmx_tensors_array hands over array i (caller owns it) and its name.
+LMX_API int lmx_tensors_array(lmx_tensors t, int64_t i, const char** name,
+                              lmx_array* arr);
+LMX_API int lmx_tensors_meta(lmx_tensors t, int64_t i, const char** key,
+                             const char** value);
+LMX_API int lmx_tensors_free(lmx_tensors t);
+// lmx_save_safetensors: names, keys and values are NUL-separated strings
+// packed back to back (n_arrays names, n_meta keys and values).
+LMX_API int lmx_save_safetensors(const char* path, const char* names,
+                                 const lmx_array* arrs, int64_t n_arrays,
+                                 const char* keys, const char* values,
+                                 int64_t n_meta);
+
+// --- memory.cpp: memory, devices ---
+// lmx_memory reads MLX allocator counters into out[0..3]: active, peak,
+// cache, memory limit.
+LMX_API int lmx_memory(uint64_t* out);
+LMX_API int lmx_reset_peak_memory(void);
+LMX_API int lmx_clear_cache(void);
+// lmx_set_limit sets the memory (0), cache (1) or wired (2) limit; *prev
+// receives the previous value.
+LMX_API int lmx_set_limit(int32_t which, uint64_t bytes, uint64_t* prev);
+// Device types: 0 cpu, 1 gpu.
+LMX_API int lmx_default_device(int32_t* type, int32_t* index);
+LMX_API int lmx_set_default_device(int32_t type, int32_t index);
+LMX_API int lmx_device_available(int32_t type, int32_t index, int32_t* ok);
+// lmx_device_info returns a JSON object (valid until the next call).
+LMX_API int lmx_device_info(int32_t type, int32_t index, const char** json);
+LMX_API int lmx_synchronize(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
