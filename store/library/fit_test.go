@@ -1,0 +1,86 @@
+package library
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/lmx-app/lmx/internal/testutil"
+)
+
+func TestFitVerdicts(t *testing.T) {
+	const gib = int64(1) << 30
+	tests := []struct {
+		name    string
+		weights int64
+		perTok  int64
+		ctx     int
+		budget  int64
+		want    Verdict
+	}{
+		{"small model, big machine", 2 * gib, 1 << 17, 4096, 16 * gib, Fits},
+		{"weights alone tight", 13 * gib, 0, 0, 16 * gib, Tight},
+		{"context pushes it over", 12 * gib, 1 << 20, 8192, 16 * gib, WontFit},
+		{"exactly the budget", 8 * gib, 0, 0, 8 * gib, Tight},
+		{"no budget", 1, 0, 0, 0, WontFit},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := Fit(tt.weights, tt.perTok, tt.ctx, tt.budget)
+			if r.Verdict != tt.want {
+				t.Errorf("verdict %s, want %s (%+v)", r.Verdict, tt.want, r)
+			}
+			if r.NeedBytes != tt.weights+tt.perTok*int64(tt.ctx) || r.BudgetBytes != tt.budget {
+				t.Errorf("numbers %+v", r)
+			}
+		})
+	}
+}
+
+func TestKVBytesPerTokenFromFixtureConfigs(t *testing.T) {
+	models := filepath.Join(testutil.Fixtures(t), "models")
+	for _, name := range []string{"llama", "qwen3", "mistral", "gemma3_text", "stories260k"} {
+		t.Run(name, func(t *testing.T) {
+			raw, err := os.ReadFile(filepath.Join(models, name, "config.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var c map[string]any
+			json.Unmarshal(raw, &c)
+			num := func(k string) int64 { f, _ := c[k].(float64); return int64(f) }
+			headDim := num("head_dim")
+			if headDim == 0 {
+				headDim = num("hidden_size") / num("num_attention_heads")
+			}
+			dtype := c["torch_dtype"]
+			if dtype == nil {
+				dtype = c["dtype"]
+			}
+			width := map[string]int64{"float32": 4, "float16": 2, "bfloat16": 2}[dtype.(string)]
+			want := 2 * num("num_hidden_layers") * num("num_key_value_heads") * headDim * width
+			got, err := KVBytesPerToken(raw)
+			if err != nil || got != want {
+				t.Errorf("kv bytes/token %d (%v), want %d", got, err, want)
+			}
+		})
+	}
+}
+
+func TestMemoryBudget(t *testing.T) {
+	m, err := ParseMeminfo(strings.NewReader("MemTotal:       24576000 kB\nMemFree:  1000 kB\nMemAvailable:   20480000 kB\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.TotalBytes != 24576000<<10 || m.Budget() != 20480000<<10 {
+		t.Errorf("linux meminfo: %+v budget %d", m, m.Budget())
+	}
+	mac := Memory{TotalBytes: 64 << 30, WiredLimitBytes: 48 << 30}
+	if mac.Budget() != 48<<30 {
+		t.Errorf("macOS budget %d, want the wired limit", mac.Budget())
+	}
+	if _, err := ParseMeminfo(strings.NewReader("garbage")); err == nil {
+		t.Errorf("meminfo without MemTotal accepted")
+	}
+}
