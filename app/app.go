@@ -1,0 +1,169 @@
+// Package app is LMX's application shell: it owns the HTTP server's
+// lifecycle, the MLX engine's availability, the settings that apply to the
+// server, and the status that the window, the browser UI and the tray show.
+package app
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/lmx-app/lmx/app/api"
+)
+
+// DefaultPort is the HTTP port when nothing else is configured. LM Studio
+// uses 1234, Ollama 11434, mlx_lm.server and llama.cpp 8080, vLLM 8000 and
+// Jan 1337; 1235 clashes with none of them and is one digit from LM Studio,
+// so clients set up for it are easy to point at LMX.
+const DefaultPort = 1235
+
+// DefaultHost is the listen address when nothing else is configured: loopback
+// only, so nothing outside this machine can reach the server.
+const DefaultHost = "127.0.0.1"
+
+// ErrKeyRequired is returned by StartServer when the server would listen
+// beyond loopback without an API key.
+var ErrKeyRequired = errors.New("an API key is required to listen beyond loopback")
+
+// EngineLoader loads the MLX runtime (metal.Load in production); its error
+// says which paths were searched and how to build the library.
+type EngineLoader func() error
+
+// DeviceInfo reports the MLX device once the runtime is loaded.
+type DeviceInfo func() (map[string]any, error)
+
+// MemoryReader reads the host's memory (metal.SystemMemory in production).
+type MemoryReader func() (api.Memory, error)
+
+// Engine is the MLX runtime as the app sees it.
+type Engine struct {
+	Load   EngineLoader
+	Device DeviceInfo
+}
+
+// ServerSettings are the settings that shape the HTTP server; the settings
+// store supplies them and ApplySettings changes them at run time.
+type ServerSettings struct {
+	Host         string
+	Port         int // 0 picks a free port
+	APIKey       string
+	CORSOrigins  []string
+	AllowedHosts []string
+	MaxBodyBytes int64 // 0: api.DefaultMaxBodyBytes
+}
+
+// Config is what the app starts with.
+type Config struct {
+	Version string
+	DataDir string
+	Server  ServerSettings
+	// Assets is the built UI served at / (frontend/dist).
+	Assets fs.FS
+}
+
+// App is the running application. Its methods are safe for concurrent use.
+type App struct {
+	cfg     Config
+	engine  Engine
+	memory  MemoryReader
+	hub     *api.Hub
+	handler atomic.Pointer[api.Handler]
+
+	mu        sync.Mutex
+	settings  ServerSettings
+	server    *server // nil while stopped
+	serverErr string
+	engineErr error
+	device    map[string]any
+	observers []func(api.Status)
+}
+
+// New returns an App that is not serving yet; call LoadEngine and
+// StartServer.
+func New(cfg Config, engine Engine, memory MemoryReader) *App {
+	a := &App{cfg: cfg, engine: engine, memory: memory, hub: api.NewHub(), settings: cfg.Server}
+	a.engineErr = errors.New("engine not loaded yet")
+	a.handler.Store(a.newHandler(cfg.Server))
+	return a
+}
+
+// newHandler builds the API handler for settings s.
+func (a *App) newHandler(s ServerSettings) *api.Handler {
+	return api.New(api.Config{
+		AllowedHosts:   s.AllowedHosts,
+		AllowedOrigins: s.CORSOrigins,
+		APIKey:         s.APIKey,
+		MaxBodyBytes:   s.MaxBodyBytes,
+		Assets:         a.cfg.Assets,
+	}, a, a.hub)
+}
+
+// Handler returns the handler for the network listener; it follows settings
+// changes.
+func (a *App) Handler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		a.handler.Load().ServeHTTP(w, r)
+	})
+}
+
+// LocalHandler returns the handler for in-process requests (the window's
+// asset server); it keeps working while the network listener is stopped.
+func (a *App) LocalHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		a.handler.Load().Local().ServeHTTP(w, r)
+	})
+}
+
+// LoadEngine loads the MLX runtime and records whether it is available; a
+// failure leaves the app running with the engine reported unavailable.
+func (a *App) LoadEngine() error {
+	err := a.engine.Load()
+	var device map[string]any
+	if err == nil && a.engine.Device != nil {
+		device, err = a.engine.Device()
+	}
+	a.mu.Lock()
+	a.engineErr, a.device = err, device
+	a.mu.Unlock()
+	a.Publish()
+	return err
+}
+
+// OnStatus registers fn to receive every published status (the tray, the
+// window's events). fn must not block.
+func (a *App) OnStatus(fn func(api.Status)) {
+	a.mu.Lock()
+	a.observers = append(a.observers, fn)
+	a.mu.Unlock()
+}
+
+// Publish sends the current status to SSE clients and observers.
+func (a *App) Publish() {
+	s := a.Status(context.Background())
+	a.hub.Publish(s)
+	a.mu.Lock()
+	observers := append([]func(api.Status){}, a.observers...)
+	a.mu.Unlock()
+	for _, fn := range observers {
+		fn(s)
+	}
+}
+
+// PublishEvery publishes the status every interval until ctx ends, so the
+// memory figures on the Dashboard stay live.
+func (a *App) PublishEvery(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			a.Publish()
+		}
+	}
+}
