@@ -1,0 +1,118 @@
+package tokenizer
+
+import (
+	"bufio"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/lmx-app/lmx/internal/testutil"
+)
+
+// goldenRecord is one line of fixtures/goldens/tokenize_<name>.jsonl.
+type goldenRecord struct {
+	Text           string  `json:"text"`
+	IDs            []int32 `json:"ids"`
+	IDsWithSpecial []int32 `json:"ids_with_special"`
+	Decoded        string  `json:"decoded"`
+}
+
+var (
+	loadedMu sync.Mutex
+	loaded   = map[string]*Tokenizer{}
+)
+
+// tokenizerDir maps a golden file's name to its tokenizer folder.
+func tokenizerDir(t testing.TB, name string) string {
+	fx := testutil.Fixtures(t)
+	if name == "stories260k" {
+		return filepath.Join(fx, "models", "stories260k")
+	}
+	return filepath.Join(fx, "tokenizers", name)
+}
+
+// loadNamed loads a fixture tokenizer once per test binary (gemma3's file is
+// 33 MB).
+func loadNamed(t testing.TB, name string) *Tokenizer {
+	t.Helper()
+	loadedMu.Lock()
+	defer loadedMu.Unlock()
+	if tk, ok := loaded[name]; ok {
+		return tk
+	}
+	tk, err := Load(tokenizerDir(t, name))
+	if err != nil {
+		t.Fatalf("load %s: %v", name, err)
+	}
+	loaded[name] = tk
+	return tk
+}
+
+// goldenFiles returns tokenizer name -> records for every tokenize golden.
+func goldenFiles(t *testing.T) map[string][]goldenRecord {
+	t.Helper()
+	paths, err := filepath.Glob(filepath.Join(testutil.Fixtures(t), "goldens", "tokenize_*.jsonl"))
+	if err != nil || len(paths) == 0 {
+		t.Fatalf("no tokenize goldens found: %v", err)
+	}
+	out := map[string][]goldenRecord{}
+	for _, p := range paths {
+		name := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(p), "tokenize_"), ".jsonl")
+		out[name] = readGolden(t, p)
+	}
+	return out
+}
+
+func readGolden(t *testing.T, path string) []goldenRecord {
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var recs []goldenRecord
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 1<<24)
+	for sc.Scan() {
+		var r goldenRecord
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		recs = append(recs, r)
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return recs
+}
+
+func TestGoldens(t *testing.T) {
+	for name, recs := range goldenFiles(t) {
+		t.Run(name, func(t *testing.T) {
+			tk := loadNamed(t, name)
+			pass := 0
+			for i, r := range recs {
+				ok := true
+				if got := tk.Encode(r.Text, false); !slices.Equal(got, r.IDs) {
+					t.Errorf("record %d %q: ids\n got %v\nwant %v", i, r.Text, got, r.IDs)
+					ok = false
+				}
+				if got := tk.Encode(r.Text, true); !slices.Equal(got, r.IDsWithSpecial) {
+					t.Errorf("record %d %q: ids_with_special\n got %v\nwant %v", i, r.Text, got, r.IDsWithSpecial)
+					ok = false
+				}
+				if got := tk.Decode(r.IDs, false); got != r.Decoded {
+					t.Errorf("record %d %q: decoded %q, want %q", i, r.Text, got, r.Decoded)
+					ok = false
+				}
+				if ok {
+					pass++
+				}
+			}
+			t.Logf("%s: %d/%d records pass", name, pass, len(recs))
+		})
+	}
+}
