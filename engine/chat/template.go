@@ -46,7 +46,7 @@ func (t *Template) withToolUse(source string) error {
 }
 
 func compile(source string) (*jinja.Template, error) {
-	tmpl, err := jinja.Compile(rewriteToJSON(source))
+	tmpl, err := jinja.Compile(normalizeSource(source))
 	if err != nil {
 		return nil, fmt.Errorf("compile chat template: %w", err)
 	}
@@ -108,6 +108,7 @@ func (t *Template) variables(messages, tools any, addGenerationPrompt bool, kwar
 		"raise_exception":       jinja.NewCallable("raise_exception", raiseException),
 		"strftime_now":          jinja.NewCallable("strftime_now", strftimeNow),
 		hfToJSONName:            jinja.NewCallable(hfToJSONName, hfToJSON),
+		pyStrName:               jinja.NewCallable(pyStrName, pyStrFilter),
 	}
 	for k, v := range kwargs {
 		val, err := toValue(v)
