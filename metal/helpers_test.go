@@ -1,0 +1,62 @@
+package metal
+
+import (
+	"context"
+	"math"
+	"os"
+	"testing"
+)
+
+// requireMLX loads the runtime or skips (fails under LMX_REQUIRE_MLX=1).
+func requireMLX(t testing.TB) {
+	t.Helper()
+	if err := Load(""); err != nil {
+		if os.Getenv("LMX_REQUIRE_MLX") == "1" {
+			t.Fatalf("LMX_REQUIRE_MLX=1 but: %v", err)
+		}
+		t.Skipf("MLX runtime absent (run build/mlx.sh): %v", err)
+	}
+}
+
+// do runs fn inside Do and fails the test on an error.
+func do(t testing.TB, fn func() error) {
+	t.Helper()
+	requireMLX(t)
+	if err := Do(context.Background(), fn); err != nil {
+		t.Fatalf("Do: %v", err)
+	}
+}
+
+// floats reads an array back, failing the test on error.
+func floats(t testing.TB, a *Array) []float32 {
+	t.Helper()
+	v, err := a.Float32s()
+	if err != nil {
+		t.Fatalf("read back: %v", err)
+	}
+	return v
+}
+
+// assertClose compares element by element with absolute+relative tolerance.
+func assertClose(t testing.TB, what string, got []float32, want []float64, tol float64) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%s: %d values, want %d", what, len(got), len(want))
+	}
+	for i := range got {
+		if d := math.Abs(float64(got[i]) - want[i]); d > tol*(1+math.Abs(want[i])) || math.IsNaN(float64(got[i])) {
+			t.Fatalf("%s[%d] = %v, want %v (tol %g)", what, i, got[i], want[i], tol)
+		}
+	}
+}
+
+// lcg fills n pseudo-random floats in [-1, 1) deterministically.
+func lcg(n int, seed uint64) []float32 {
+	out := make([]float32, n)
+	s := seed*6364136223846793005 + 1442695040888963407
+	for i := range out {
+		s = s*6364136223846793005 + 1442695040888963407
+		out[i] = float32(int64(s>>11)%(1<<20))/float32(1<<19) - 1
+	}
+	return out
+}

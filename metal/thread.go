@@ -1,0 +1,163 @@
+package metal
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"strconv"
+	"sync"
+	"sync/atomic"
+)
+
+// ErrNotLoaded is returned by Do before a successful Load.
+var ErrNotLoaded = errors.New("metal: mlx runtime not loaded")
+
+// job is one Do call handed to the MLX thread.
+type job struct {
+	fn   func() error
+	done chan result
+}
+
+type result struct {
+	err   error
+	panic any
+}
+
+// doState is the state of the Do call running on the MLX thread: its sticky
+// error and its stack of array scopes. Only the MLX thread touches it.
+type doState struct {
+	err    error
+	scopes [][]*Array
+}
+
+var (
+	jobs        = make(chan job)
+	startWorker sync.Once
+	workerGID   atomic.Uint64
+	st          *doState
+)
+
+// Do runs fn on the single locked OS thread that makes every MLX call (MLX
+// streams are thread-local) and waits for it. Arrays fn creates and does not
+// Keep are freed, in one shim call, when fn returns. Do returns fn's error,
+// else the first MLX error raised during fn. ctx only bounds the wait for the
+// thread: once fn starts it runs to completion (fn checks ctx itself).
+// A Do from inside fn runs inline with its own scope. A panic in fn is
+// re-raised in the caller's goroutine.
+func Do(ctx context.Context, fn func() error) error {
+	if !Loaded() {
+		return ErrNotLoaded
+	}
+	startWorker.Do(func() {
+		started := make(chan struct{})
+		go worker(started)
+		<-started
+	})
+	if goid() == workerGID.Load() {
+		return runNested(fn)
+	}
+	j := job{fn: fn, done: make(chan result, 1)}
+	select {
+	case jobs <- j:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	r := <-j.done
+	if r.panic != nil {
+		panic(r.panic)
+	}
+	return r.err
+}
+
+func worker(started chan<- struct{}) {
+	runtime.LockOSThread()
+	workerGID.Store(goid())
+	close(started)
+	for j := range jobs {
+		j.done <- runTop(j.fn)
+	}
+}
+
+// runTop runs one Do call: fresh state, one root scope freed at the end.
+func runTop(fn func() error) (r result) {
+	st = &doState{scopes: [][]*Array{nil}}
+	defer func() {
+		r.panic = recover()
+		for len(st.scopes) > 0 { // all of them, in case fn panicked in a Scope
+			popScope()
+		}
+		st = nil
+	}()
+	r.err = fn()
+	if r.err == nil {
+		r.err = st.err
+	}
+	return r
+}
+
+func runNested(fn func() error) error {
+	pushScope()
+	defer popScope()
+	if err := fn(); err != nil {
+		return err
+	}
+	return st.err
+}
+
+// Scope runs fn with a nested scope: arrays fn creates and does not Keep are
+// freed when it returns (e.g. once per decode step). Must run inside Do.
+func Scope(fn func()) {
+	mustInDo()
+	pushScope()
+	defer popScope()
+	fn()
+}
+
+// Err returns the sticky error of the current Do call (nil when none), so fn
+// can stop early. Must run inside Do.
+func Err() error {
+	mustInDo()
+	return st.err
+}
+
+func pushScope() { st.scopes = append(st.scopes, nil) }
+
+func popScope() {
+	n := len(st.scopes) - 1
+	freeArrays(st.scopes[n])
+	st.scopes[n] = nil
+	st.scopes = st.scopes[:n]
+}
+
+// fail records err as the sticky error unless one is already set.
+func fail(err error) {
+	if st.err == nil {
+		st.err = err
+	}
+}
+
+// mustInDo panics when called off the MLX thread: MLX calls from another
+// thread would fail or corrupt state, which is a bug at the call site.
+func mustInDo() {
+	if st == nil {
+		panic("metal: MLX call outside metal.Do")
+	}
+}
+
+// goid returns the current goroutine's id, parsed from its stack header
+// ("goroutine 18 [running]:"); used only once per Do.
+func goid() uint64 {
+	var buf [64]byte
+	b := buf[:runtime.Stack(buf[:], false)]
+	b = bytes.TrimPrefix(b, []byte("goroutine "))
+	if i := bytes.IndexByte(b, ' '); i > 0 {
+		b = b[:i]
+	}
+	id, err := strconv.ParseUint(string(b), 10, 64)
+	if err != nil {
+		panic(fmt.Sprintf("metal: cannot parse goroutine id: %v", err))
+	}
+	return id
+}
