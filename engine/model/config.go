@@ -213,3 +213,39 @@ func parseTokenIDs(raw json.RawMessage) ([]int, error) {
 	}
 	return many, nil
 }
+
+// WithDefaults returns the config re-read with defaults for the keys
+// config.json lacks (an architecture's ModelArgs defaults, as mlx-lm has).
+func (c *Config) WithDefaults(defaults map[string]any) (*Config, error) {
+	return c.derive(c.raw, defaults, nil)
+}
+
+// Nested returns the object under key (such as a multimodal checkpoint's
+// "text_config") as a Config of its own, with forced values set and defaults
+// for absent keys.
+func (c *Config) Nested(key string, defaults, forced map[string]any) (*Config, error) {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(c.raw[key], &raw); err != nil || raw == nil {
+		return nil, c.FieldError(key, "want an object")
+	}
+	return c.derive(raw, defaults, forced)
+}
+
+// derive builds a Config from raw plus defaults and forced values.
+func (c *Config) derive(raw map[string]json.RawMessage, defaults, forced map[string]any) (*Config, error) {
+	merged := make(map[string]any, len(raw)+len(defaults)+len(forced))
+	for k, v := range defaults {
+		merged[k] = v
+	}
+	for k, v := range raw {
+		merged[k] = v
+	}
+	for k, v := range forced {
+		merged[k] = v
+	}
+	data, err := json.Marshal(merged)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w: %v", c.Path, ErrInvalidConfig, err)
+	}
+	return ParseConfig(c.Path, data)
+}

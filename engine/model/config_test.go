@@ -154,3 +154,25 @@ func intsEqual(a, b []int) bool {
 	}
 	return true
 }
+
+func TestConfigNestedAndDefaults(t *testing.T) {
+	c, err := ParseConfig("config.json", []byte(`{"model_type":"gemma3","vocab_size":300,
+		"text_config":{"model_type":"gemma3_text","hidden_size":64,"num_attention_heads":2}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, err := c.Nested("text_config", map[string]any{"num_key_value_heads": 4, "hidden_size": 9}, map[string]any{"vocab_size": 300})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if text.ModelType != "gemma3_text" || text.VocabSize != 300 || text.HiddenSize != 64 || text.NumKeyValueHeads != 4 {
+		t.Errorf("nested: %+v", text)
+	}
+	d, err := text.WithDefaults(map[string]any{"head_dim": 256, "hidden_size": 1})
+	if err != nil || d.HeadDim != 256 || d.HiddenSize != 64 {
+		t.Errorf("defaults: head_dim %d hidden %d err %v", d.HeadDim, d.HiddenSize, err)
+	}
+	if _, err := c.Nested("vision_config", nil, nil); !errors.Is(err, ErrInvalidConfig) {
+		t.Errorf("missing nested object: %v", err)
+	}
+}

@@ -1,0 +1,217 @@
+package arch
+
+import (
+	"cmp"
+	"fmt"
+
+	"github.com/lmx-app/lmx/engine/cache"
+	"github.com/lmx-app/lmx/engine/layer"
+	"github.com/lmx-app/lmx/metal"
+)
+
+// FeedForward is a block's MLP (dense or mixture of experts).
+type FeedForward interface {
+	Forward(x *metal.Array) *metal.Array
+}
+
+// Attention is multi-head attention with grouped KV heads, rotary positions
+// and optional per-head q/k norms (the Attention class of mlx-lm's files).
+type Attention struct {
+	QProj, KProj, VProj, OProj *layer.Linear
+	// QKVProj replaces q/k/v projections when the checkpoint fuses them (phi3).
+	QKVProj      *layer.Linear
+	QNorm, KNorm *layer.RMSNorm
+	NHeads       int
+	NKVHeads     int
+	HeadDim      int
+	Scale        float64
+	Rope         *layer.RoPE
+}
+
+// Forward attends x [B, L, H] with mask, appending to c (may be nil);
+// offsets are the per-sequence rope positions.
+func (a *Attention) Forward(x *metal.Array, mask cache.Mask, c cache.Cache, offsets *metal.Array) *metal.Array {
+	b, l := x.Dim(0), x.Dim(1)
+	q, k, v := a.project(x)
+	q = a.heads(q, b, l, a.NHeads, a.QNorm)
+	k = a.heads(k, b, l, a.NKVHeads, a.KNorm)
+	v = a.heads(v, b, l, a.NKVHeads, nil)
+	q, k = a.Rope.Apply(q, offsets), a.Rope.Apply(k, offsets)
+	out := cache.Attention(c, q, k, v, a.Scale, mask)
+	out = metal.Reshape(metal.Transpose(out, 0, 2, 1, 3), b, l, a.NHeads*a.HeadDim)
+	return a.OProj.Forward(out)
+}
+
+// project computes queries, keys and values, split from a fused projection
+// when there is one.
+func (a *Attention) project(x *metal.Array) (q, k, v *metal.Array) {
+	if a.QKVProj == nil {
+		return a.QProj.Forward(x), a.KProj.Forward(x), a.VProj.Forward(x)
+	}
+	qPos := a.NHeads * a.HeadDim
+	parts := metal.Split(a.QKVProj.Forward(x), []int{qPos, qPos + a.NKVHeads*a.HeadDim}, -1)
+	return parts[0], parts[1], parts[2]
+}
+
+// heads reshapes [B, L, n·D] to [B, n, L, D], normalizing each head if norm is set.
+func (a *Attention) heads(x *metal.Array, b, l, n int, norm *layer.RMSNorm) *metal.Array {
+	x = metal.Reshape(x, b, l, n, a.HeadDim)
+	if norm != nil {
+		x = norm.Forward(x)
+	}
+	return metal.Transpose(x, 0, 2, 1, 3)
+}
+
+// MLP is the gated feed-forward down(act(gate(x)) · up(x)); GateUpProj
+// replaces gate and up when the checkpoint fuses them (phi3).
+type MLP struct {
+	GateProj, UpProj, DownProj *layer.Linear
+	GateUpProj                 *layer.Linear
+	Act                        func(*metal.Array) *metal.Array
+}
+
+// Forward implements FeedForward.
+func (m *MLP) Forward(x *metal.Array) *metal.Array {
+	var gate, up *metal.Array
+	if m.GateUpProj != nil {
+		parts := metal.SplitEqual(m.GateUpProj.Forward(x), 2, -1)
+		gate, up = parts[0], parts[1]
+	} else {
+		gate, up = m.GateProj.Forward(x), m.UpProj.Forward(x)
+	}
+	return m.DownProj.Forward(metal.Mul(m.Act(gate), up))
+}
+
+// Block is one decoder layer. With PreFeedforwardNorm set it is Gemma's
+// sandwich layout (norms before and after both sub-layers), else the
+// pre-norm layout of Llama.
+type Block struct {
+	SelfAttn                 *Attention
+	MLP                      FeedForward
+	InputLayernorm           *layer.RMSNorm
+	PostAttentionLayernorm   *layer.RMSNorm
+	PreFeedforwardLayernorm  *layer.RMSNorm
+	PostFeedforwardLayernorm *layer.RMSNorm
+	// Sliding marks a sliding-window attention layer.
+	Sliding bool
+}
+
+// Forward applies the layer.
+func (b *Block) Forward(x *metal.Array, mask cache.Mask, c cache.Cache, offsets *metal.Array) *metal.Array {
+	r := b.SelfAttn.Forward(b.InputLayernorm.Forward(x), mask, c, offsets)
+	if b.PreFeedforwardLayernorm == nil {
+		h := metal.Add(x, r)
+		return metal.Add(h, b.MLP.Forward(b.PostAttentionLayernorm.Forward(h)))
+	}
+	h := metal.Add(x, b.PostAttentionLayernorm.Forward(r))
+	r = b.MLP.Forward(b.PreFeedforwardLayernorm.Forward(h))
+	return metal.Add(h, b.PostFeedforwardLayernorm.Forward(r))
+}
+
+// Decoder is the decoder-only transformer every supported architecture is:
+// embedding, blocks, final norm, and an output head (tied to the embedding
+// when LMHead is nil).
+type Decoder struct {
+	EmbedTokens *layer.Embedding
+	// EmbedScale multiplies embeddings when nonzero (Gemma).
+	EmbedScale    float64
+	Layers        []*Block
+	Norm          *layer.RMSNorm
+	LMHead        *layer.Linear
+	SlidingWindow int
+	arrays        []*metal.Array
+}
+
+// Hidden implements Model.
+func (d *Decoder) Hidden(ids *metal.Array, caches []cache.Cache) *metal.Array {
+	h := d.EmbedTokens.Forward(ids)
+	if d.EmbedScale != 0 {
+		h = metal.Mul(h, metal.Scalar(d.EmbedScale, h.Dtype()))
+	}
+	offsets := d.offsets(ids.Dim(0), caches)
+	masks := map[bool]cache.Mask{}
+	for i, blk := range d.Layers {
+		c := layerCache(caches, i)
+		mask, ok := masks[blk.Sliding]
+		if !ok {
+			mask = d.mask(ids.Dim(1), blk.Sliding, c)
+			masks[blk.Sliding] = mask
+		}
+		h = blk.Forward(h, mask, c, offsets)
+	}
+	return d.Norm.Forward(h)
+}
+
+// Logits implements Model.
+func (d *Decoder) Logits(h *metal.Array) *metal.Array {
+	if d.LMHead == nil {
+		return d.EmbedTokens.AsLinear(h)
+	}
+	return d.LMHead.Forward(h)
+}
+
+// Arrays implements Model.
+func (d *Decoder) Arrays() []*metal.Array { return d.arrays }
+
+// NumLayers implements Model.
+func (d *Decoder) NumLayers() int { return len(d.Layers) }
+
+// NewCaches implements Model: sliding layers get a rotating cache of the
+// window, the others a standard, bounded (MaxKVSize) or quantized one.
+func (d *Decoder) NewCaches(opts CacheOptions) ([]cache.Cache, error) {
+	padded := false
+	for _, p := range opts.LeftPad {
+		padded = padded || p != 0
+	}
+	caches := make([]cache.Cache, len(d.Layers))
+	for i, blk := range d.Layers {
+		switch {
+		case blk.Sliding && padded, opts.MaxKVSize > 0 && padded, opts.KVBits > 0 && padded:
+			return nil, fmt.Errorf("%w: left-padded batches need standard caches (layer %d)", ErrCacheOptions, i)
+		case blk.Sliding:
+			caches[i] = cache.NewRotating(d.SlidingWindow, 0)
+		case opts.MaxKVSize > 0:
+			caches[i] = cache.NewRotating(opts.MaxKVSize, 4)
+		case opts.KVBits > 0:
+			caches[i] = cache.NewQuantized(cmp.Or(opts.KVGroupSize, 64), opts.KVBits)
+		default:
+			caches[i] = cache.NewKV(opts.LeftPad)
+		}
+	}
+	return caches, nil
+}
+
+// offsets returns the rope positions of each sequence (zeros without cache).
+func (d *Decoder) offsets(batch int, caches []cache.Cache) *metal.Array {
+	if len(caches) > 0 {
+		return caches[0].Offsets()
+	}
+	return metal.Zeros([]int{batch}, metal.Int32)
+}
+
+// mask builds the attention mask for n new tokens of a (sliding) layer.
+func (d *Decoder) mask(n int, sliding bool, c cache.Cache) cache.Mask {
+	window := 0
+	if sliding {
+		window = d.SlidingWindow
+	}
+	if c != nil {
+		return c.MakeMask(n, window)
+	}
+	switch {
+	case window > 0 && n > window:
+		return cache.Mask{Mode: "array", Array: cache.CausalMask(n, 0, window, nil)}
+	case n == 1:
+		return cache.Mask{}
+	default:
+		return cache.Mask{Mode: "causal"}
+	}
+}
+
+// layerCache returns caches[i], or nil without caches.
+func layerCache(caches []cache.Cache, i int) cache.Cache {
+	if caches == nil {
+		return nil
+	}
+	return caches[i]
+}
