@@ -1,0 +1,194 @@
+package generate
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/lmx-app/lmx/engine/arch"
+	"github.com/lmx-app/lmx/internal/testutil"
+	"github.com/lmx-app/lmx/metal"
+)
+
+// requireMLX loads the MLX runtime or skips (fails under LMX_REQUIRE_MLX=1).
+func requireMLX(t testing.TB) {
+	t.Helper()
+	if err := metal.Load(""); err != nil {
+		if os.Getenv("LMX_REQUIRE_MLX") == "1" {
+			t.Fatalf("LMX_REQUIRE_MLX=1 but: %v", err)
+		}
+		t.Skipf("MLX runtime absent (run build/mlx.sh): %v", err)
+	}
+}
+
+// do runs fn on the MLX thread, failing the test on error.
+func do(t testing.TB, fn func() error) {
+	t.Helper()
+	if err := metal.Do(context.Background(), fn); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// fixture is a loaded fixture model with its reference tensors.
+type fixture struct {
+	m     arch.Model
+	vocab int
+	ints  map[string][]int32
+	logit map[string][]float32
+	meta  map[string]string
+}
+
+// modelsDir is fixtures/models.
+func modelsDir(t *testing.T) string {
+	return filepath.Join(testutil.Fixtures(t), "models")
+}
+
+// loadFixture loads fixtures/models/<name> and its reference.
+func loadFixture(t *testing.T, name string) *fixture {
+	requireMLX(t)
+	dir := filepath.Join(modelsDir(t), name)
+	f := &fixture{ints: map[string][]int32{}, logit: map[string][]float32{}}
+	do(t, func() error {
+		m, cfg, err := arch.Load(dir)
+		if err != nil {
+			return err
+		}
+		f.m, f.vocab = m, cfg.VocabSize
+		arrays, meta, err := metal.LoadSafetensors(filepath.Join(dir, "reference.safetensors"))
+		if err != nil {
+			return err
+		}
+		f.meta = meta
+		for k, a := range arrays {
+			if a.Dtype() == metal.Int32 {
+				f.ints[k], err = a.Int32s()
+			} else {
+				f.logit[k], err = a.Float32s()
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	t.Cleanup(func() { do(t, func() error { arch.FreeModel(f.m); return nil }) })
+	return f
+}
+
+// generate runs req on the fixture, failing on error.
+func (f *fixture) generate(t *testing.T, req Request, fn Callback) *Result {
+	t.Helper()
+	res, err := Generate(context.Background(), f.m, f.vocab, req, fn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+func TestGreedyFixtures(t *testing.T) {
+	entries, err := os.ReadDir(modelsDir(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if !e.IsDir() || e.Name() == "stories260k" {
+			continue
+		}
+		t.Run(e.Name(), func(t *testing.T) {
+			f := loadFixture(t, e.Name())
+			want := f.ints["greedy_tokens"]
+			var streamed []int32
+			res := f.generate(t, Request{Prompt: f.ints["greedy_prompt"], MaxTokens: len(want), PrefillChunk: 4},
+				func(tok Token) bool { streamed = append(streamed, tok.ID); return false })
+			if !slices.Equal(res.Tokens, want) || !slices.Equal(streamed, want) {
+				t.Errorf("greedy tokens %v (streamed %v), want %v", res.Tokens, streamed, want)
+			}
+			if res.FinishReason != FinishLength {
+				t.Errorf("finish reason %q, want %q", res.FinishReason, FinishLength)
+			}
+		})
+	}
+}
+
+func TestStoriesGreedy(t *testing.T) {
+	f := loadFixture(t, "stories260k")
+	tests := []struct {
+		name   string
+		prompt []int32
+		want   []int32
+	}{
+		{"from BOS", []int32{1}, f.ints["greedy_from_bos"]},
+		{"from prompt", f.ints["prompt_ids"], f.ints["prompt_greedy"]},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := f.generate(t, Request{Prompt: tt.prompt, MaxTokens: len(tt.want)}, nil)
+			if !slices.Equal(res.Tokens, tt.want) {
+				t.Errorf("got %v\nwant %v", res.Tokens, tt.want)
+			}
+		})
+	}
+}
+
+func TestStopIDsAndCallback(t *testing.T) {
+	f := loadFixture(t, "llama")
+	want := f.ints["greedy_tokens"]
+	prompt := f.ints["greedy_prompt"]
+	res := f.generate(t, Request{Prompt: prompt, MaxTokens: 20, StopIDs: []int32{want[3]}}, nil)
+	stop := slices.Index(want, want[3])
+	if res.FinishReason != FinishStop || !slices.Equal(res.Tokens, want[:stop]) {
+		t.Errorf("stop id: %q %v, want stop after %v", res.FinishReason, res.Tokens, want[:stop])
+	}
+	res = f.generate(t, Request{Prompt: prompt, MaxTokens: 20}, func(tok Token) bool { return tok.ID == want[5] })
+	stop = slices.Index(want, want[5]) + 1
+	if res.FinishReason != FinishCallback || !slices.Equal(res.Tokens, want[:stop]) {
+		t.Errorf("callback stop: %q %v, want %v", res.FinishReason, res.Tokens, want[:stop])
+	}
+}
+
+func TestCancelStopsWithinOneStep(t *testing.T) {
+	f := loadFixture(t, "llama")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	n := 0
+	res, err := Generate(ctx, f.m, f.vocab, Request{Prompt: f.ints["greedy_prompt"], MaxTokens: 1000}, func(Token) bool {
+		n++
+		if n == 3 {
+			cancel()
+		}
+		return false
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err %v, want context.Canceled", err)
+	}
+	if len(res.Tokens) != 3 || n != 3 {
+		t.Errorf("%d tokens emitted (%d callbacks) after cancelling at the 3rd, want 3", len(res.Tokens), n)
+	}
+}
+
+func TestBoundedCacheKeepsGenerating(t *testing.T) {
+	f := loadFixture(t, "llama")
+	prompt, want := f.ints["greedy_prompt"], f.ints["greedy_tokens"]
+	const maxKV = 16
+	res := f.generate(t, Request{Prompt: prompt, MaxTokens: 60, Cache: arch.CacheOptions{MaxKVSize: maxKV}}, nil)
+	if len(res.Tokens) != 60 {
+		t.Fatalf("%d tokens, want 60", len(res.Tokens))
+	}
+	same := maxKV - len(prompt) + 1 // tokens decided before anything was evicted
+	if !slices.Equal(res.Tokens[:same], want[:same]) {
+		t.Errorf("first %d tokens %v, want %v", same, res.Tokens[:same], want[:same])
+	}
+}
+
+func TestQuantizedKVCacheStaysClose(t *testing.T) {
+	f := loadFixture(t, "qwen3") // head_dim 32 allows group size 32
+	want := f.ints["greedy_tokens"]
+	res := f.generate(t, Request{Prompt: f.ints["greedy_prompt"], MaxTokens: len(want),
+		Cache: arch.CacheOptions{KVBits: 8, KVGroupSize: 32}}, nil)
+	if !slices.Equal(res.Tokens[:5], want[:5]) {
+		t.Errorf("8-bit KV cache: %v, want to start like %v", res.Tokens, want[:5])
+	}
+}
