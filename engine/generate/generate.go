@@ -75,6 +75,9 @@ func Generate(ctx context.Context, m arch.Model, vocab int, req Request, fn Call
 	if len(req.Prompt) == 0 {
 		return nil, ErrEmptyPrompt
 	}
+	if req.MaxTokens <= 0 {
+		return nil, fmt.Errorf("max tokens %d must be positive", req.MaxTokens)
+	}
 	if err := req.Sampling.Validate(vocab); err != nil {
 		return nil, fmt.Errorf("sampling: %w", err)
 	}
