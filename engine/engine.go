@@ -1,0 +1,149 @@
+// Package engine is the facade the app uses to run models: load a model
+// folder, generate from token ids, report model facts and MLX memory. All MLX
+// work happens on the metal thread through metal.Do; the methods are safe to
+// call from any goroutine.
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/lmx-app/lmx/engine/arch"
+	"github.com/lmx-app/lmx/engine/generate"
+	"github.com/lmx-app/lmx/engine/model"
+	"github.com/lmx-app/lmx/metal"
+)
+
+// ErrClosed is returned by a model that has been closed (unloaded).
+var ErrClosed = errors.New("model closed")
+
+// Options are load-time settings: defaults for every request's KV cache.
+type Options struct {
+	// MaxKVSize bounds each sequence's cache (0: unbounded).
+	MaxKVSize int
+	// KVBits > 0 quantizes the KV cache (group size KVGroupSize, default 64).
+	KVBits, KVGroupSize int
+}
+
+// Info describes a loaded model.
+type Info struct {
+	Dir           string
+	ModelType     string
+	VocabSize     int
+	NumLayers     int
+	HiddenSize    int
+	ContextLength int
+	// Quantization is nil for unquantized weights.
+	Quantization *model.QuantParams
+	// EOSTokenIDs merges config.json and generation_config.json.
+	EOSTokenIDs []int32
+	// WeightBytes is the memory the weights occupy.
+	WeightBytes int64
+	// Generation holds generation_config.json's suggested sampling defaults.
+	Generation model.GenerationConfig
+}
+
+// Model is a loaded model.
+type Model struct {
+	mu   sync.RWMutex
+	m    arch.Model
+	info Info
+	opts Options
+}
+
+// Load reads and loads the model folder dir. A failed load frees everything
+// it allocated.
+func Load(ctx context.Context, dir string, opts Options) (*Model, error) {
+	gen, err := model.ReadGenerationConfig(dir)
+	if err != nil {
+		return nil, err
+	}
+	var m arch.Model
+	var cfg *model.Config
+	err = metal.Do(ctx, func() error {
+		m, cfg, err = arch.Load(dir)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("load model %s: %w", dir, err)
+	}
+	return &Model{m: m, opts: opts, info: newInfo(dir, cfg, gen, m)}, nil
+}
+
+// newInfo gathers the model facts.
+func newInfo(dir string, cfg *model.Config, gen *model.GenerationConfig, m arch.Model) Info {
+	info := Info{Dir: dir, ModelType: cfg.ModelType, VocabSize: cfg.VocabSize, NumLayers: m.NumLayers(),
+		HiddenSize: cfg.HiddenSize, ContextLength: cfg.MaxPositionEmbeddings, Generation: *gen}
+	if cfg.Quantization != nil {
+		q := cfg.Quantization.QuantParams
+		info.Quantization = &q
+	}
+	for _, id := range model.MergeEOS(cfg.EOSTokenIDs, gen.EOSTokenIDs) {
+		info.EOSTokenIDs = append(info.EOSTokenIDs, int32(id))
+	}
+	for _, a := range m.Arrays() {
+		info.WeightBytes += int64(a.Nbytes())
+	}
+	return info
+}
+
+// Info returns the model's facts.
+func (m *Model) Info() Info { return m.info }
+
+// Request is a generation request; the model's EOS ids are added to StopIDs
+// unless IgnoreEOS is set, and a zero Cache takes the load Options.
+type Request struct {
+	generate.Request
+	IgnoreEOS bool
+}
+
+// Generate runs req, streaming tokens to fn (which may be nil).
+func (m *Model) Generate(ctx context.Context, req Request, fn generate.Callback) (*generate.Result, error) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	if m.m == nil {
+		return nil, ErrClosed
+	}
+	r := req.Request
+	if !req.IgnoreEOS {
+		r.StopIDs = append(append([]int32{}, r.StopIDs...), m.info.EOSTokenIDs...)
+	}
+	if r.Cache.MaxKVSize == 0 && r.Cache.KVBits == 0 {
+		r.Cache.MaxKVSize, r.Cache.KVBits, r.Cache.KVGroupSize = m.opts.MaxKVSize, m.opts.KVBits, m.opts.KVGroupSize
+	}
+	return generate.Generate(ctx, m.m, m.info.VocabSize, r, fn)
+}
+
+// Close frees the model's memory; later calls return ErrClosed.
+func (m *Model) Close(ctx context.Context) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.m == nil {
+		return nil
+	}
+	err := metal.Do(ctx, func() error {
+		arch.FreeModel(m.m)
+		return nil
+	})
+	if err == nil {
+		m.m = nil
+	}
+	return err
+}
+
+// Memory is MLX's allocator state in bytes.
+type Memory struct {
+	Active, Peak, Cache, Limit int64
+}
+
+// MemoryStats reads MLX's memory counters.
+func MemoryStats(ctx context.Context) (Memory, error) {
+	var mem Memory
+	err := metal.Do(ctx, func() error {
+		mem = Memory{Active: metal.ActiveMemory(), Peak: metal.PeakMemory(), Cache: metal.CacheMemory(), Limit: metal.MemoryLimit()}
+		return nil
+	})
+	return mem, err
+}

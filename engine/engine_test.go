@@ -1,0 +1,98 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/lmx-app/lmx/engine/arch"
+	"github.com/lmx-app/lmx/engine/generate"
+	"github.com/lmx-app/lmx/internal/testutil"
+	"github.com/lmx-app/lmx/metal"
+)
+
+func requireMLX(t testing.TB) {
+	t.Helper()
+	if err := metal.Load(""); err != nil {
+		if os.Getenv("LMX_REQUIRE_MLX") == "1" {
+			t.Fatalf("LMX_REQUIRE_MLX=1 but: %v", err)
+		}
+		t.Skipf("MLX runtime absent (run build/mlx.sh): %v", err)
+	}
+}
+
+// referenceInts reads int32 tensors from a fixture's reference.safetensors.
+func referenceInts(t *testing.T, dir string, names ...string) [][]int32 {
+	out := make([][]int32, len(names))
+	err := metal.Do(context.Background(), func() error {
+		arrays, _, err := metal.LoadSafetensors(filepath.Join(dir, "reference.safetensors"))
+		for i, n := range names {
+			if err == nil {
+				out[i], err = arrays[n].Int32s()
+			}
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestLoadGenerateClose(t *testing.T) {
+	requireMLX(t)
+	ctx := context.Background()
+	dir := filepath.Join(testutil.Fixtures(t), "models", "stories260k")
+	before, err := MemoryStats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := Load(ctx, dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	info := m.Info()
+	if info.ModelType != "llama" || info.VocabSize != 512 || info.NumLayers != 5 || !slices.Equal(info.EOSTokenIDs, []int32{2}) || info.WeightBytes <= 0 {
+		t.Errorf("info %+v", info)
+	}
+	want := referenceInts(t, dir, "greedy_from_bos")[0]
+	res, err := m.Generate(ctx, Request{Request: generate.Request{Prompt: []int32{1}, MaxTokens: len(want)}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if eos := slices.Index(want, 2); eos >= 0 {
+		want = want[:eos]
+	}
+	if !slices.Equal(res.Tokens, want) {
+		t.Errorf("got %v\nwant %v", res.Tokens, want)
+	}
+	if err := m.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Generate(ctx, Request{Request: generate.Request{Prompt: []int32{1}, MaxTokens: 1}}, nil); !errors.Is(err, ErrClosed) {
+		t.Errorf("generate after close: %v", err)
+	}
+	after, err := MemoryStats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.Active != before.Active {
+		t.Errorf("active memory %d after close, %d before load", after.Active, before.Active)
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	requireMLX(t)
+	_, err := Load(context.Background(), filepath.Join(t.TempDir(), "nope"), Options{})
+	if err == nil || !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("missing folder: %v", err)
+	}
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "config.json"), []byte(`{"model_type":"rwkv9"}`), 0o644)
+	if _, err := Load(context.Background(), dir, Options{}); !errors.Is(err, arch.ErrUnsupportedArch) {
+		t.Errorf("unknown type: %v", err)
+	}
+}
