@@ -124,7 +124,11 @@ func (a *App) LoadEngine() error {
 	err := a.engine.Load()
 	var device map[string]any
 	if err == nil && a.engine.Device != nil {
-		device, err = a.engine.Device()
+		var derr error
+		if device, derr = a.engine.Device(); derr != nil {
+			// The runtime works; only its description failed.
+			device = map[string]any{"error": derr.Error()}
+		}
 	}
 	a.mu.Lock()
 	a.engineErr, a.device = err, device
