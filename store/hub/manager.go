@@ -14,13 +14,13 @@ import (
 
 // Options tune a Manager; zero fields take the defaults in withDefaults.
 type Options struct {
-	Concurrency   int                  // files downloaded at once, across all downloads
-	MaxRetries    int                  // retries per file after a retryable failure
-	Backoff       time.Duration        // first retry delay; doubles up to MaxBackoff
-	MaxBackoff    time.Duration        // longest retry delay
-	StallTimeout  time.Duration        // no bytes for this long: drop the connection and retry
-	ProgressEvery time.Duration        // how often OnProgress is called while bytes flow
-	OnProgress    func(Progress)       // called from download goroutines; must return quickly
+	Concurrency   int                    // files downloaded at once, across all downloads
+	MaxRetries    int                    // retries per file after a retryable failure
+	Backoff       time.Duration          // first retry delay; doubles up to MaxBackoff
+	MaxBackoff    time.Duration          // longest retry delay
+	StallTimeout  time.Duration          // no bytes for this long: drop the connection and retry
+	ProgressEvery time.Duration          // how often OnProgress is called while bytes flow
+	OnProgress    func(Progress)         // called from download goroutines; must return quickly
 	Allow         func(name string) bool // which repo files to fetch; default MLXFiles
 }
 

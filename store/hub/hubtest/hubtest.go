@@ -29,7 +29,7 @@ type Hub struct {
 
 	mu      sync.Mutex
 	repos   map[string]*Repo
-	cdnAuth []string       // Authorization headers the CDN received
+	cdnAuth []string            // Authorization headers the CDN received
 	ranges  map[string][]string // Range header of each body request, per file name
 }
 
