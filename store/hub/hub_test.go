@@ -111,7 +111,7 @@ func TestTransferFaults(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newEnv(t, "")
 			repo := e.hub.AddFolder(t, "mlx-community/llama-tiny", fixtureDir(t, "llama"))
-			*repo.Fault(weights) = tt.fault
+			e.hub.SetFault(repo, weights, tt.fault)
 			start := time.Now()
 			if _, err := e.mgr.Pull(context.Background(), repo.ID, "main"); err != nil {
 				t.Fatalf("pull: %v", err)
@@ -134,7 +134,7 @@ func TestTransferFaults(t *testing.T) {
 func TestWrongSHA256IsRejected(t *testing.T) {
 	e := newEnv(t, "")
 	repo := e.hub.AddFolder(t, "mlx-community/llama-tiny", fixtureDir(t, "llama"))
-	repo.Fault("model.safetensors").WrongSHA = true
+	e.hub.SetFault(repo, "model.safetensors", hubtest.Fault{WrongSHA: true})
 	_, err := e.mgr.Pull(context.Background(), repo.ID, "main")
 	if !errors.Is(err, ErrChecksum) {
 		t.Fatalf("pull: %v, want ErrChecksum", err)

@@ -95,9 +95,11 @@ func (h *Hub) info(w http.ResponseWriter, r *http.Request) {
 	}
 	blobs := r.URL.Query().Get("blobs") == "true"
 	siblings := []map[string]any{}
+	h.mu.Lock()
 	for _, n := range sortedNames(repo.Files) {
 		siblings = append(siblings, repo.sibling(n, blobs))
 	}
+	h.mu.Unlock()
 	info := summary(repo)
 	info["author"], _, _ = strings.Cut(repo.ID, "/")
 	info["sha"], info["lastModified"], info["disabled"] = repo.Commit, lastModified, false

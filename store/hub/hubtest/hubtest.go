@@ -104,12 +104,11 @@ func (h *Hub) AddFolder(t testing.TB, id, dir string) *Repo {
 	return h.AddRepo(id, files)
 }
 
-// Fault returns (creating) the fault settings of file name.
-func (r *Repo) Fault(name string) *Fault {
-	if r.faults[name] == nil {
-		r.faults[name] = &Fault{}
-	}
-	return r.faults[name]
+// SetFault replaces the faults of file name of repo r; safe while serving.
+func (h *Hub) SetFault(r *Repo, name string, f Fault) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	r.faults[name] = &f
 }
 
 // CDNAuthorization returns the Authorization headers the CDN received

@@ -64,7 +64,7 @@ func sendBody(w http.ResponseWriter, r *http.Request, b []byte, start, end int64
 	if f.StallTimes > 0 {
 		limit = min(limit, f.StallAfter)
 	}
-	for sent := int64(0); sent < limit; {
+	for sent := int64(0); sent < limit && r.Context().Err() == nil; {
 		n := min(chunk, limit-sent)
 		w.Write(b[start+sent : start+sent+n])
 		flusher.Flush()
