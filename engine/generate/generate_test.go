@@ -42,12 +42,12 @@ type fixture struct {
 }
 
 // modelsDir is fixtures/models.
-func modelsDir(t *testing.T) string {
+func modelsDir(t testing.TB) string {
 	return filepath.Join(testutil.Fixtures(t), "models")
 }
 
 // loadFixture loads fixtures/models/<name> and its reference.
-func loadFixture(t *testing.T, name string) *fixture {
+func loadFixture(t testing.TB, name string) *fixture {
 	requireMLX(t)
 	dir := filepath.Join(modelsDir(t), name)
 	f := &fixture{ints: map[string][]int32{}, logit: map[string][]float32{}}
