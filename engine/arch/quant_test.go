@@ -102,3 +102,30 @@ func TestQuantizedWeightsMatchDequantized(t *testing.T) {
 		})
 	}
 }
+
+func TestHalfPrecisionWeights(t *testing.T) {
+	requireMLX(t)
+	src := filepath.Join(fixtureModels(t)[0], "..", "gemma3_text")
+	ref := readReference(t, src)
+	for _, dt := range []metal.Dtype{metal.Float16, metal.BFloat16} {
+		t.Run(dt.String(), func(t *testing.T) {
+			dir := t.TempDir()
+			do(t, func() error {
+				arrays, _, err := metal.LoadSafetensors(filepath.Join(src, "model.safetensors"))
+				if err != nil {
+					return err
+				}
+				for name, a := range arrays {
+					arrays[name] = metal.Astype(a, dt)
+				}
+				return metal.SaveSafetensors(filepath.Join(dir, "model.safetensors"), arrays, nil)
+			})
+			writeConfig(t, src, dir, nil, nil)
+			m := loadModel(t, dir)
+			got := logitsOf(t, m, ref.ints["input_ids_2"], nil)
+			if e := relErr(got, ref.floats["logits_2"]); e > 0.05 {
+				t.Errorf("%s weights: relative error %.3g > 0.05", dt, e)
+			}
+		})
+	}
+}
