@@ -101,7 +101,7 @@ func (t *Tokenizer) indexTokens(added []addedSpec) {
 	specials := map[string]bool{}
 	var raw, norm []addedSpec
 	for _, a := range added {
-		t.tokens[a.ID], t.added[a.Content] = a.Content, a.ID
+		t.tokens[a.ID], t.added[a.Content] = t.addedText(a), a.ID
 		if a.Special {
 			specials[a.Content] = true
 		}
@@ -115,13 +115,17 @@ func (t *Tokenizer) indexTokens(added []addedSpec) {
 	for id, tok := range t.tokens {
 		t.special[id] = specials[tok]
 	}
-	t.rawAdded = newMatcherSet(raw, func(a addedSpec) string { return a.Content })
-	t.normAdded = newMatcherSet(norm, func(a addedSpec) string {
-		if t.normalize == nil {
-			return a.Content
-		}
-		return t.normalize(a.Content)
-	})
+	t.rawAdded = newMatcherSet(raw, t.addedText)
+	t.normAdded = newMatcherSet(norm, t.addedText)
+}
+
+// addedText is what an added token matches and decodes to: its content,
+// normalized when the token is (as the reference's id_to_token returns it).
+func (t *Tokenizer) addedText(a addedSpec) string {
+	if !a.Normalized || t.normalize == nil {
+		return a.Content
+	}
+	return t.normalize(a.Content)
 }
 
 func (t *Tokenizer) idOf(tok string) int32 {
