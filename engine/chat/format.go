@@ -10,7 +10,10 @@ const (
 	// FormatNone: the template defines no tool calls; output is content
 	// (and reasoning) only.
 	FormatNone Format = iota
-	// FormatHermes: Qwen / Hermes <tool_call>{"name":..., "arguments":...}</tool_call>.
+	// FormatHermes: <tool_call>...</tool_call> holding Qwen / Hermes JSON
+	// {"name":..., "arguments":...}, Qwen3-Coder / Qwen3.5 / Nemotron
+	// <function=name><parameter=key>...</parameter></function>, or GLM
+	// name<arg_key>...</arg_key><arg_value>...</arg_value>.
 	FormatHermes
 	// FormatLlama3: Llama 3.1+ bare JSON {"name":..., "parameters":...},
 	// optionally after <|python_tag|>, several separated by ";".

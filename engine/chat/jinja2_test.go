@@ -52,6 +52,11 @@ type namedSource struct {
 func TestMatchesJinja2(t *testing.T) {
 	py := requireJinja2(t)
 	sources := append(fixtureTemplates(t), moduleTemplates(t)...)
+	features, err := os.ReadFile(filepath.Join("testdata", "features.jinja"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sources = append(sources, namedSource{"features", string(features), "<s>", "</s>"})
 	convs, tools := loadConversations(t)
 	var reqs []refRequest
 	var names []string

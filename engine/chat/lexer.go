@@ -21,6 +21,10 @@ const hfToJSONName = "lmx_hf_tojson"
 // "{% if a -%}x: {{ v }}{%- endif %}" lost the space before the value);
 // with no text segments left, that code has nothing to act on.
 func normalizeSource(src string) string {
+	// Jinja2 drops one newline at the end of the template (keep_trailing_newline=False).
+	if s, ok := strings.CutSuffix(src, "\n"); ok {
+		src = strings.TrimSuffix(s, "\r")
+	}
 	l := lexer{src: src, lineStarting: true}
 	for l.pos < len(src) {
 		l.step()
@@ -222,10 +226,10 @@ func skipString(s string, i int) int {
 
 // replacedFilters maps built-in filters to the Hugging Face / Python
 // equivalents installed as template variables.
-var replacedFilters = map[string]string{"tojson": hfToJSONName, "string": pyStrName}
+var replacedFilters = map[string]string{"tojson": hfToJSONName, "string": pyStrName, "title": titleName}
 
-// renameFilter rewrites "| tojson" and "| string" (any spacing) outside
-// string literals to their replacements.
+// renameFilter rewrites "| tojson", "| string" and "| title" (any spacing)
+// outside string literals to their replacements.
 func renameFilter(tag string) string {
 	var out strings.Builder
 	for i := 0; i < len(tag); i++ {

@@ -54,6 +54,16 @@ var parseCases = []parseCase{
 		"<tool_call>{\"arguments\": {}}</tool_call>",
 		Result{Content: "<tool_call>{\"arguments\": {}}</tool_call>"}},
 
+	{"hermes/qwen3.5 xml call", FormatHermes, Options{Thinking: true, StartInReasoning: true},
+		"The user wants a file listing.\n</think>\n\nLet me look.\n\n<tool_call>\n<function=list_files>\n<parameter=path>\n/tmp/a b\n</parameter>\n<parameter=depth>\n2\n</parameter>\n<parameter=pattern>\nline one\nline two\n</parameter>\n</function>\n</tool_call>",
+		Result{Reasoning: "The user wants a file listing.\n", Content: "Let me look.", ToolCalls: []ToolCall{call("list_files", `{"path":"/tmp/a b","depth":2,"pattern":"line one\nline two"}`)}}},
+	{"hermes/glm arg keys", FormatHermes, Options{Thinking: true},
+		"<think>Need weather.</think><tool_call>get_weather<arg_key>city</arg_key><arg_value>Paris</arg_value><arg_key>days</arg_key><arg_value>3</arg_value></tool_call>",
+		Result{Reasoning: "Need weather.", ToolCalls: []ToolCall{call("get_weather", `{"city":"Paris","days":3}`)}}},
+	{"hermes/xml without close is content", FormatHermes, Options{},
+		"<tool_call>\n<function=f>\n<parameter=x>\n1\n</function>\n</tool_call>",
+		Result{Content: "<tool_call>\n<function=f>\n<parameter=x>\n1\n</function>\n</tool_call>"}},
+
 	// Llama 3.1 / 3.2 / 3.3.
 	{"llama3/bare json", FormatLlama3, Options{},
 		"{\"name\": \"get_weather\", \"parameters\": {\"city\": \"Paris\"}}",

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf16"
 
 	"github.com/ardanlabs/jinja"
 )
@@ -52,6 +53,9 @@ func newPyJSON(kwargs map[string]jinja.Value) (*pyJSON, error) {
 	if sk, ok := kwargs["sort_keys"]; ok {
 		p.sortKeys = sk.IsTruthy()
 	}
+	if ea, ok := kwargs["ensure_ascii"]; ok {
+		p.ascii = ea.IsTruthy()
+	}
 	return p, nil
 }
 
@@ -65,6 +69,7 @@ type pyJSON struct {
 	indent   string
 	indented bool
 	sortKeys bool
+	ascii    bool // ensure_ascii: non-ASCII as \uXXXX escapes
 }
 
 func (p *pyJSON) encode(v jinja.Value, depth int) error {
@@ -82,7 +87,7 @@ func (p *pyJSON) encode(v jinja.Value, depth int) error {
 		}
 		p.sb.WriteString(s)
 	case v.IsString():
-		p.sb.WriteString(pyQuote(v.AsString()))
+		p.sb.WriteString(pyQuote(v.AsString(), p.ascii))
 	case v.IsList():
 		return p.encodeList(v.AsList().Items, depth)
 	case v.IsDict():
@@ -120,7 +125,7 @@ func (p *pyJSON) encodeDict(d *jinja.Dict, depth int) error {
 	p.sb.WriteByte('{')
 	for i, k := range keys {
 		p.separate(i, depth+1)
-		p.sb.WriteString(pyQuote(k))
+		p.sb.WriteString(pyQuote(k, p.ascii))
 		p.sb.WriteString(p.keySep)
 		val, _ := d.Get(k)
 		if err := p.encode(val, depth+1); err != nil {
@@ -167,9 +172,10 @@ func pyFloat(f float64) (string, error) {
 	return s, nil
 }
 
-// pyQuote quotes s like json.dumps with ensure_ascii=False: only the quote,
-// the backslash and C0 controls are escaped.
-func pyQuote(s string) string {
+// pyQuote quotes s like json.dumps: the quote, the backslash and C0
+// controls are escaped, and with ascii (ensure_ascii) every non-ASCII
+// character too, as UTF-16 \uXXXX escapes.
+func pyQuote(s string, ascii bool) string {
 	var sb strings.Builder
 	sb.WriteByte('"')
 	for _, r := range s {
@@ -189,9 +195,13 @@ func pyQuote(s string) string {
 		case '\f':
 			sb.WriteString(`\f`)
 		default:
-			if r < 0x20 {
+			switch {
+			case r < 0x20 || ascii && r > 0x7e && r <= 0xffff:
 				fmt.Fprintf(&sb, `\u%04x`, r)
-			} else {
+			case ascii && r > 0xffff:
+				hi, lo := utf16.EncodeRune(r)
+				fmt.Fprintf(&sb, `\u%04x\u%04x`, hi, lo)
+			default:
 				sb.WriteRune(r)
 			}
 		}

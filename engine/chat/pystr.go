@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"unicode"
 
 	"github.com/ardanlabs/jinja"
 )
@@ -106,4 +107,25 @@ func pyStringRepr(s string) string {
 	}
 	sb.WriteByte(quote)
 	return sb.String()
+}
+
+// titleName is Jinja2's title filter: words start after whitespace, '-',
+// '(', '{', '[' or '<'; the first letter is upper-cased, the rest lowered.
+const titleName = "lmx_title"
+
+func titleFilter(args []jinja.Value, _ map[string]jinja.Value) (jinja.Value, error) {
+	if len(args) == 0 {
+		return jinja.NewString(""), nil
+	}
+	var sb strings.Builder
+	start := true
+	for _, r := range pyStr(args[0]) {
+		if start {
+			sb.WriteRune(unicode.ToUpper(r))
+		} else {
+			sb.WriteRune(unicode.ToLower(r))
+		}
+		start = unicode.IsSpace(r) || strings.ContainsRune("-({[<", r)
+	}
+	return jinja.NewString(sb.String()), nil
 }

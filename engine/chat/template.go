@@ -109,6 +109,7 @@ func (t *Template) variables(messages, tools any, addGenerationPrompt bool, kwar
 		"strftime_now":          jinja.NewCallable("strftime_now", strftimeNow),
 		hfToJSONName:            jinja.NewCallable(hfToJSONName, hfToJSON),
 		pyStrName:               jinja.NewCallable(pyStrName, pyStrFilter),
+		titleName:               jinja.NewCallable(titleName, titleFilter),
 	}
 	for k, v := range kwargs {
 		val, err := toValue(v)

@@ -18,7 +18,7 @@ func (p *Parser) openSection(marker string) {
 func (p *Parser) stepTool(final bool) bool {
 	switch p.format {
 	case FormatHermes:
-		return p.stepClosed(final, hermesClose, parseHermes)
+		return p.stepClosed(final, hermesClose, parseToolCallBody)
 	case FormatGemma:
 		return p.stepClosed(final, gemmaClose, parseGemma)
 	case FormatMistral:
