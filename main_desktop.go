@@ -28,7 +28,7 @@ func runApp(ctx context.Context, args []string, _, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "lmx: %v\n", err)
 		return 1
 	}
-	err = a.RunWindow(ctx, cfg.Assets, exec.Command(exe, "tray"))
+	err = a.RunWindow(cfg.Assets, exec.Command(exe, "tray"))
 	a.Close()
 	if err != nil {
 		fmt.Fprintf(stderr, "lmx: %v\n", err)

@@ -38,11 +38,12 @@ func (b *Bindings) OpenInBrowser() error {
 	return nil
 }
 
-// RunWindow shows the app window until the user quits or ctx ends, with the
-// menu-bar icon run by trayCmd (normally "<exe> tray") in a child process.
-// The window's requests reach the API in-process, so it keeps working while
-// the network server is stopped. It must run on the main goroutine.
-func (a *App) RunWindow(ctx context.Context, assets fs.FS, trayCmd *exec.Cmd) error {
+// RunWindow shows the app window until the user quits (or SIGINT/SIGTERM,
+// which Wails handles), with the menu-bar icon run by trayCmd (normally
+// "<exe> tray") in a child process. The window's requests reach the API
+// in-process, so it keeps working while the network server is stopped. It
+// must run on the main goroutine.
+func (a *App) RunWindow(assets fs.FS, trayCmd *exec.Cmd) error {
 	child := startTray(trayCmd)
 	b := &Bindings{app: a}
 	err := wails.Run(&options.App{
@@ -53,7 +54,7 @@ func (a *App) RunWindow(ctx context.Context, assets fs.FS, trayCmd *exec.Cmd) er
 		MinHeight:         520,
 		AssetServer:       &assetserver.Options{Assets: assets, Handler: a.LocalHandler()},
 		HideWindowOnClose: child != nil, // the menu-bar icon brings it back
-		OnStartup:         func(wctx context.Context) { a.windowStarted(ctx, wctx, b, child) },
+		OnStartup:         func(wctx context.Context) { a.windowStarted(wctx, b, child) },
 		OnShutdown: func(context.Context) {
 			if child != nil {
 				_ = child.Close() // the child exits when its stdin closes
@@ -68,9 +69,8 @@ func (a *App) RunWindow(ctx context.Context, assets fs.FS, trayCmd *exec.Cmd) er
 	return nil
 }
 
-// windowStarted wires the running window: status events, the tray, and
-// quitting when ctx ends (SIGINT/SIGTERM).
-func (a *App) windowStarted(ctx, wctx context.Context, b *Bindings, child *tray.Child) {
+// windowStarted wires the running window to status events and the tray.
+func (a *App) windowStarted(wctx context.Context, b *Bindings, child *tray.Child) {
 	b.ctx = wctx
 	a.OnStatus(func(s api.Status) { runtime.EventsEmit(wctx, "status", s) })
 	if child != nil {
@@ -83,10 +83,6 @@ func (a *App) windowStarted(ctx, wctx context.Context, b *Bindings, child *tray.
 			Quit: func() { runtime.Quit(wctx) },
 		})
 	}
-	go func() {
-		<-ctx.Done()
-		runtime.Quit(wctx)
-	}()
 }
 
 // startTray starts the menu-bar child; without one (no tray support on this
