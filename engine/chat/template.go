@@ -63,6 +63,16 @@ func (t *Template) Format() Format {
 	return FormatNone
 }
 
+// Thinking reports whether the template uses <think> reasoning blocks.
+func (t *Template) Thinking() bool {
+	for _, src := range t.sources {
+		if HasThinking(src) {
+			return true
+		}
+	}
+	return false
+}
+
 // Render renders a conversation. messages is []Message or any value that
 // encodes to a JSON array of message objects (a json.RawMessage keeps the
 // client's key order); tools is nil or a JSON array of tool definitions.

@@ -99,22 +99,23 @@ func (p *Parser) stepMistral(final bool) bool {
 // stepLlama handles Llama 3 JSON calls, several separated by ";". After a
 // call the section stays open for the next one; other text ends it.
 func (p *Parser) stepLlama(final bool) bool {
-	s := strings.TrimLeft(p.buf, " \t\r\n;")
+	t := strings.TrimLeft(p.buf, " \t\r\n")
+	s := strings.TrimLeft(t, " \t\r\n;")
 	if s == "" && !final {
 		return false
 	}
-	if p.section.calls > 0 && !strings.HasPrefix(s, "{") {
-		p.buf = s
+	if strings.HasPrefix(s, "{") {
+		return p.stepJSON(final, len(p.buf)-len(s), parseLlama)
+	}
+	p.buf = ""
+	if p.section.calls > 0 {
+		p.buf = t
 		p.mode = modeContent
 		p.skipWS = true
 		return true
 	}
-	if !strings.HasPrefix(s, "{") {
-		p.buf = ""
-		p.failSection(s)
-		return true
-	}
-	return p.stepJSON(final, len(p.buf)-len(s), parseLlama)
+	p.failSection(t)
+	return true
 }
 
 // stepJSON parses one JSON value starting at p.buf[start:] as calls.
