@@ -18,10 +18,13 @@ func (m *Manager) launch(rec store.Download) {
 	j := &job{id: rec.ID, ctx: ctx, cancel: cancel, done: make(chan struct{})}
 	for _, f := range rec.Files {
 		j.total += f.Size
-		if f.Done && m.cache.HasBlob(rec.Repo, f.BlobID) {
+		switch has := m.cache.HasBlob(rec.Repo, f.BlobID); {
+		case has && f.Done:
 			j.bytes.Add(f.Size)
 			j.files.Add(1)
-		} else {
+		case has: // fetchFile only links it
+			j.bytes.Add(f.Size)
+		default:
 			j.bytes.Add(min(f.Size, fileSize(m.cache.IncompletePath(rec.Repo, f.BlobID))))
 		}
 	}

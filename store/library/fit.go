@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 )
@@ -147,4 +148,40 @@ func ParseMeminfo(r io.Reader) (Memory, error) {
 		return Memory{}, fmt.Errorf("meminfo has no MemTotal")
 	}
 	return m, sc.Err()
+}
+
+// WeightsBytes sums the sizes of the weight files mlx-lm loads
+// (model*.safetensors) among names with sizes.
+func WeightsBytes(sizes map[string]int64) int64 {
+	var total int64
+	for name, size := range sizes {
+		if ok, _ := filepath.Match("model*.safetensors", filepath.Base(name)); ok {
+			total += size
+		}
+	}
+	return total
+}
+
+// FitFolder estimates whether the model in dir fits with contextTokens of
+// KV cache in budget bytes.
+func FitFolder(dir string, contextTokens int, budget int64) (FitResult, error) {
+	cfg, err := os.ReadFile(filepath.Join(dir, "config.json"))
+	if err != nil {
+		return FitResult{}, fmt.Errorf("fit: %w", err)
+	}
+	kv, err := KVBytesPerToken(cfg)
+	if err != nil {
+		return FitResult{}, fmt.Errorf("fit %s: %w", dir, err)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return FitResult{}, fmt.Errorf("fit: %w", err)
+	}
+	sizes := map[string]int64{}
+	for _, e := range entries {
+		if fi, err := os.Stat(filepath.Join(dir, e.Name())); err == nil { // follows snapshot links
+			sizes[e.Name()] = fi.Size()
+		}
+	}
+	return Fit(WeightsBytes(sizes), kv, contextTokens, budget), nil
 }
