@@ -116,3 +116,27 @@ func TestGoldens(t *testing.T) {
 		})
 	}
 }
+
+// TestConcurrentEncode encodes the goldens from several goroutines at once
+// (the word cache is shared); run with -race to check the locking.
+func TestConcurrentEncode(t *testing.T) {
+	recs := goldenFiles(t)["qwen3"]
+	tk := loadNamed(t, "qwen3")
+	var wg sync.WaitGroup
+	errs := make(chan string, 4*len(recs))
+	for g := 0; g < 4; g++ {
+		wg.Go(func() {
+			for i := range recs {
+				r := recs[(i+g*7)%len(recs)]
+				if got := tk.Encode(r.Text, false); !slices.Equal(got, r.IDs) {
+					errs <- r.Text
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for text := range errs {
+		t.Errorf("concurrent Encode(%q) differs from the golden", text)
+	}
+}

@@ -116,16 +116,19 @@ func contraction(s string, i int, fold bool) int {
 		}
 		return c
 	}
+	var second byte // the letter a three-character contraction needs next
 	switch low(s[i+1]) {
 	case 's', 't', 'm', 'd':
 		return 2
-	case 'r', 'v', 'l':
-		if i+2 < len(s) {
-			want := map[byte]byte{'r': 'e', 'v': 'e', 'l': 'l'}[low(s[i+1])]
-			if low(s[i+2]) == want {
-				return 3
-			}
-		}
+	case 'r', 'v':
+		second = 'e'
+	case 'l':
+		second = 'l'
+	default:
+		return 0
+	}
+	if i+2 < len(s) && low(s[i+2]) == second {
+		return 3
 	}
 	return 0
 }
