@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -233,5 +234,23 @@ func TestSymlinkInDestinationIsRefused(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(outside); len(entries) != 0 {
 		t.Errorf("wrote through the symlink: %v", entries)
+	}
+}
+
+func TestFilesWithEqualContentShareOneBlob(t *testing.T) {
+	e := newEnv(t, "")
+	src, _ := os.ReadFile(filepath.Join(fixtureDir(t, "stories260k"), "tokenizer.json"))
+	files := map[string][]byte{"config.json": []byte(`{"model_type":"llama"}`)}
+	for i := range 6 {
+		files[fmt.Sprintf("copy%d.json", i)] = src // same blob id: downloads must not interleave
+	}
+	repo := e.hub.AddRepo("mlx-community/dupes", files)
+	if _, err := e.mgr.Pull(context.Background(), repo.ID, "main"); err != nil {
+		t.Fatalf("pull: %v", err)
+	}
+	assertSnapshotMatches(t, e, repo)
+	blobs, _ := os.ReadDir(filepath.Join(e.cache.RepoDir(repo.ID), "blobs"))
+	if len(blobs) != 2 {
+		t.Errorf("%d blobs, want 2 (config and the shared copy)", len(blobs))
 	}
 }

@@ -80,8 +80,9 @@ type Manager struct {
 	opts   Options
 	sem    chan struct{}
 
-	mu   sync.Mutex
-	jobs map[string]*job
+	mu    sync.Mutex
+	jobs  map[string]*job
+	blobs map[string]*sync.Mutex // one writer per blob: files with equal content share one
 }
 
 // job is a running download.
@@ -103,7 +104,7 @@ type job struct {
 func NewManager(client *Client, cache library.Cache, db *store.DB, opts Options) *Manager {
 	opts = opts.withDefaults()
 	return &Manager{client: client, cache: cache, db: db, opts: opts,
-		sem: make(chan struct{}, opts.Concurrency), jobs: map[string]*job{}}
+		sem: make(chan struct{}, opts.Concurrency), jobs: map[string]*job{}, blobs: map[string]*sync.Mutex{}}
 }
 
 // DownloadID names the download of repo at revision.
@@ -252,6 +253,19 @@ func (m *Manager) Close() {
 		j.cancel(errClose)
 		<-j.done
 	}
+}
+
+// lockBlob serialises work on one blob of repo and returns the unlock.
+func (m *Manager) lockBlob(repo, id string) func() {
+	m.mu.Lock()
+	l := m.blobs[repo+"/"+id]
+	if l == nil {
+		l = &sync.Mutex{}
+		m.blobs[repo+"/"+id] = l
+	}
+	m.mu.Unlock()
+	l.Lock()
+	return l.Unlock
 }
 
 // active returns the running job id, or nil.

@@ -125,6 +125,8 @@ func (m *Manager) fetchSlot(ctx context.Context, j *job, rec store.Download, f s
 func (m *Manager) fetchFile(ctx context.Context, j *job, rec store.Download, f store.DownloadFile) error {
 	t := transfer{client: m.client, cache: m.cache, repo: rec.Repo, commit: rec.Commit, stall: m.opts.StallTimeout,
 		file: File{Name: f.Name, Size: f.Size, BlobID: f.BlobID, SHA256: f.SHA256}, progress: func(n int64) { j.bytes.Add(n) }}
+	unlock := m.lockBlob(rec.Repo, f.BlobID)
+	defer unlock()
 	if !m.cache.HasBlob(rec.Repo, f.BlobID) {
 		if err := m.retry(ctx, t); err != nil {
 			return fmt.Errorf("download %s: %w", f.Name, err)
