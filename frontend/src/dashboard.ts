@@ -36,9 +36,13 @@ function button(label: string, onClick: () => void, kind = ""): HTMLButtonElemen
 
 function serverCard(s: Status, actions: Actions): HTMLElement {
   const srv = s.server;
+  // A browser page is served by the server itself: once stopped, only the
+  // window (which reaches the API in-process) or the tray can start it.
   const toggle = srv.running
     ? button("Stop server", () => actions.run(stopServer), "secondary")
-    : button("Start server", () => actions.run(startServer));
+    : inWindow()
+      ? button("Start server", () => actions.run(startServer))
+      : el("span", { class: "muted" }, "Start it again from the LMX window or the menu-bar icon.");
   const endpoint = srv.running
     ? el(
         "div",

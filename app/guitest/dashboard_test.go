@@ -1,0 +1,55 @@
+package guitest
+
+import (
+	"context"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/lmx-app/lmx/internal/testutil"
+)
+
+// chromiumPath is Debian's Chromium unless $CHROMIUM names another.
+func chromiumPath() string {
+	if p := os.Getenv("CHROMIUM"); p != "" {
+		return p
+	}
+	return "/usr/bin/chromium"
+}
+
+// TestDashboardInChromium serves the real UI with `lmx serve` (no MLX
+// runtime) and drives it in headless Chromium with frontend/tests/dashboard.mjs:
+// the page must show the server, the engine error with its fix, and memory,
+// and its Stop server button must stop the real server.
+func TestDashboardInChromium(t *testing.T) {
+	RequireUI(t)
+	root := testutil.RepoRoot(t)
+	frontend := filepath.Join(root, "frontend")
+	if _, err := exec.LookPath("node"); err != nil {
+		SkipOrFail(t, "node is not installed")
+	}
+	if _, err := os.Stat(filepath.Join(frontend, "node_modules", "playwright-core")); err != nil {
+		SkipOrFail(t, "playwright-core is not installed: run `npm ci` in frontend/")
+	}
+	if _, err := os.Stat(chromiumPath()); err != nil {
+		SkipOrFail(t, "Chromium is not installed (apt-get install chromium, or set CHROMIUM)")
+	}
+	url := Serve(t, Build(t), NoEngineEnv())
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "node", "tests/dashboard.mjs", url, filepath.Join(root, "test-artifacts"))
+	cmd.Dir = frontend
+	out, err := cmd.CombinedOutput()
+	t.Logf("dashboard.mjs:\n%s", out)
+	if err != nil {
+		t.Fatalf("dashboard in Chromium: %v", err)
+	}
+	if resp, err := http.Get(url + "/api/status"); err == nil {
+		resp.Body.Close()
+		t.Error("the server still answers after the page's Stop server")
+	}
+}

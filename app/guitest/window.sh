@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Runs the desktop build of LMX in a fresh Xvfb: waits for its window,
+# screenshots it, stops and restarts the server with the window's button
+# (keyboard), then sends SIGTERM and checks that the app and its menu-bar
+# child exit. Invoked by TestWindowUnderXvfb (window_test.go).
+# usage: window.sh BINARY PORT ARTIFACT_DIR
+# needs: Xvfb, xdotool, imagemagick (import, convert), dbus-daemon
+set -euo pipefail
+bin=$1 port=$2 out=$3
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+fail() { echo "window.sh: $*" >&2; exit 1; }
+
+# wait_for SECONDS DESCRIPTION COMMAND...: retry COMMAND every 0.5 s.
+wait_for() {
+  local limit=$(( $1 * 2 )) what=$2; shift 2
+  for ((i = 0; i < limit; i++)); do "$@" && return 0; sleep 0.5; done
+  fail "timed out waiting for $what"
+}
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; }
+port_closed() { ! port_open; }
+has_display() { [[ -s $work/display ]]; }
+# rendered: the screen shows many colours (text, gradient), not a blank page.
+rendered() {
+  import -window root "$work/probe.png" 2>/dev/null &&
+    (( $(/usr/bin/convert "$work/probe.png" -format %k info:) >= 64 ))
+}
+alive() { kill -0 "$1" 2>/dev/null; }
+gone() { ! kill -0 "$1" 2>/dev/null; }
+
+Xvfb -displayfd 3 -screen 0 1280x800x24 -nolisten tcp 3>"$work/display" 2>"$work/xvfb.log" &
+pids+=($!)
+wait_for 20 "Xvfb" has_display
+export DISPLAY=":$(cat "$work/display")"
+eval "$(dbus-daemon --session --fork --print-address=1 --print-pid=1 | {
+  read -r addr; read -r pid; echo "export DBUS_SESSION_BUS_ADDRESS='$addr'; dbus_pid=$pid"; })"
+pids+=("$dbus_pid")
+# Xvfb has no GPU for WebKitGTK's DMA-BUF renderer; no accessibility bus.
+export WEBKIT_DISABLE_DMABUF_RENDERER=1 NO_AT_BRIDGE=1
+
+(cd "$work" && exec "$bin" --port "$port" --data-dir "$work/data") >"$out/window-app.log" 2>&1 &
+app=$!
+pids+=("$app")
+wid=$(timeout 60 xdotool search --sync --onlyvisible --name '^LMX$' | head -n1) || fail "no LMX window"
+echo "window $wid mapped"
+wait_for 30 "the page to render" rendered
+sleep 1
+import -window root "$out/window.png"
+port_open || fail "server not listening on $port"
+
+# Focus the page (click the header), then Tab to the first button (after the
+# Dashboard link) and press it: Stop server, then (clicking again, as the
+# focused button was replaced) Start server.
+xdotool mousemove --window "$wid" 600 20 click 1
+xdotool key Tab Tab Return
+wait_for 10 "the window's Stop server to close port $port" port_closed
+sleep 1
+import -window root "$out/window-stopped.png"
+xdotool mousemove --window "$wid" 600 20 click 1
+xdotool key Tab Tab Return
+wait_for 10 "the window's Start server to reopen port $port" port_open
+echo "stopped and restarted the server from the window"
+
+tray=$(pgrep -P "$app" -f ' tray$' || true)
+[[ -n $tray ]] || fail "no menu-bar child (lmx tray) running"
+kill -TERM "$app"
+wait_for 15 "the app to exit after SIGTERM" gone "$app"
+wait_for 5 "the menu-bar child to exit with the app" gone "$tray"
+echo "app and menu-bar child exited"
