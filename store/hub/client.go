@@ -48,8 +48,17 @@ func NewClient(endpoint, token string) *Client {
 		Endpoint:  strings.TrimRight(endpoint, "/"),
 		Token:     token,
 		UserAgent: UserAgent,
-		HTTP:      &http.Client{Transport: http.DefaultTransport},
+		HTTP:      &http.Client{Transport: transport()},
 	}
+}
+
+// transport is the default transport with a bound on waiting for response
+// headers; bodies are bounded by the downloads' stall watchdog instead of a
+// total timeout, which would cut large files.
+func transport() http.RoundTripper {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.ResponseHeaderTimeout = time.Minute
+	return t
 }
 
 // SearchQuery selects models; empty fields are left out.
