@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/lmx-app/lmx/store"
+	"github.com/lmx-app/lmx/store/library"
 )
 
 // RunRm implements "lmx rm REPO[@COMMIT]": it deletes a model (or one
@@ -50,6 +51,9 @@ func remove(c common, name string) (int64, error) {
 		return 0, err
 	}
 	repo, commit, one := strings.Cut(name, "@")
+	if err := library.ValidateRepoID(repo); err != nil {
+		return 0, fmt.Errorf("lmx rm deletes models of the Hugging Face cache by repo id (org/name); delete plain folders yourself: %w", err)
+	}
 	var freed int64
 	if one {
 		freed, err = cache.DeleteSnapshot(repo, commit)

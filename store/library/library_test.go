@@ -200,8 +200,11 @@ func TestUnsupportedArchitectureIsExplained(t *testing.T) {
 
 func TestParamsMatchMLXLM(t *testing.T) {
 	py := testutil.Python(t)
-	if py == "" && os.Getenv("LMX_REQUIRE_PY") != "1" {
-		t.Skip("no project venv (.venv or LMX_PYTHON) with mlx-lm")
+	switch {
+	case py == "" && os.Getenv("LMX_REQUIRE_PY") == "1":
+		t.Fatal("LMX_REQUIRE_PY=1 but there is no .venv (or LMX_PYTHON) with mlx-lm")
+	case py == "":
+		t.Skip("no project venv (.venv or LMX_PYTHON) with mlx-lm==0.32.2 and mlx-cpu")
 	}
 	src := filepath.Join(testutil.Fixtures(t), "models", "llama")
 	dst := t.TempDir()
