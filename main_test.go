@@ -7,6 +7,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -82,6 +85,29 @@ func TestCommandLine(t *testing.T) {
 			if code != c.wantCode || !strings.Contains(stdout.String(), c.wantStdout) || !strings.Contains(stderr.String(), c.wantStderr) {
 				t.Errorf("lmx %v = %d\nstdout %q\nstderr %q\nwant %d, stdout ∋ %q, stderr ∋ %q",
 					c.args, code, stdout.String(), stderr.String(), c.wantCode, c.wantStdout, c.wantStderr)
+			}
+		})
+	}
+}
+
+// TestDarwinBuildWithoutCgo checks that the headless binary and the HTTP API
+// build (and vet) for Apple Silicon without cgo: `lmx serve` must not need a
+// C toolchain, and app/api must not pull in GUI code.
+func TestDarwinBuildWithoutCgo(t *testing.T) {
+	if testing.Short() {
+		t.Skip("cross-compiles the standard library on a cold cache")
+	}
+	env := append(os.Environ(), "CGO_ENABLED=0", "GOOS=darwin", "GOARCH=arm64")
+	for _, args := range [][]string{
+		{"vet", "./app/api/"},
+		{"build", "-o", os.DevNull, "./app/api/"},
+		{"build", "-o", filepath.Join(t.TempDir(), "lmx"), "."},
+	} {
+		t.Run(strings.Join(args[:1], " ")+" "+args[len(args)-1], func(t *testing.T) {
+			cmd := exec.Command("go", args...)
+			cmd.Env = env
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("go %v: %v\n%s", args, err, out)
 			}
 		})
 	}
