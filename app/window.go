@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
+	goruntime "runtime"
 
 	"github.com/wailsapp/wails/v2"
 	"github.com/wailsapp/wails/v2/pkg/options"
@@ -47,13 +48,15 @@ func (a *App) RunWindow(assets fs.FS, trayCmd *exec.Cmd) error {
 	child := startTray(trayCmd)
 	b := &Bindings{app: a}
 	err := wails.Run(&options.App{
-		Title:             "LMX",
-		Width:             1100,
-		Height:            760,
-		MinWidth:          720,
-		MinHeight:         520,
-		AssetServer:       &assetserver.Options{Assets: assets, Handler: a.LocalHandler()},
-		HideWindowOnClose: child != nil, // the menu-bar icon brings it back
+		Title:       "LMX",
+		Width:       1100,
+		Height:      760,
+		MinWidth:    720,
+		MinHeight:   520,
+		AssetServer: &assetserver.Options{Assets: assets, Handler: a.LocalHandler()},
+		// On macOS the menu-bar icon brings a closed window back; Linux
+		// desktops often show no tray icons, so closing the window quits.
+		HideWindowOnClose: child != nil && goruntime.GOOS == "darwin",
 		OnStartup:         func(wctx context.Context) { a.windowStarted(wctx, b, child) },
 		OnShutdown: func(context.Context) {
 			if child != nil {
