@@ -1,6 +1,7 @@
 package tokenizer
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -32,7 +33,11 @@ func newBPE(spec *modelSpec) (*bpe, error) {
 	if err := checkAffixes(spec); err != nil {
 		return nil, err
 	}
-	m := &bpe{vocab: spec.Vocab, unk: -1, fuseUnk: spec.FuseUnk,
+	vocab, pairs, err := decodeVocabAndMerges(spec)
+	if err != nil {
+		return nil, err
+	}
+	m := &bpe{vocab: vocab, unk: -1, fuseUnk: spec.FuseUnk,
 		byteFallback: spec.ByteFallback, ignoreMerges: spec.IgnoreMerges}
 	m.cache.init(cacheCapacity)
 	if spec.UnkToken != nil {
@@ -49,11 +54,27 @@ func newBPE(spec *modelSpec) (*bpe, error) {
 		}
 		m.byteIDs[b] = id
 	}
-	pairs, err := parseMerges(spec.Merges)
-	if err != nil {
-		return nil, err
-	}
 	return m, m.setMerges(pairs)
+}
+
+// decodeVocabAndMerges decodes the two big arrays of the model at the same
+// time (most of the load time of a 260k-token vocabulary).
+func decodeVocabAndMerges(spec *modelSpec) (map[string]int32, [][2]string, error) {
+	var vocab map[string]int32
+	var vocabErr error
+	var wg sync.WaitGroup
+	wg.Go(func() { vocabErr = json.Unmarshal(spec.Vocab, &vocab) })
+	pairs, err := parseMerges(spec.Merges)
+	wg.Wait()
+	switch {
+	case vocabErr != nil:
+		return nil, nil, fmt.Errorf("vocab: %w", vocabErr)
+	case err != nil:
+		return nil, nil, err
+	case len(vocab) == 0:
+		return nil, nil, errNoModel
+	}
+	return vocab, pairs, nil
 }
 
 // checkAffixes rejects word prefixes and suffixes, which no supported
@@ -72,19 +93,40 @@ func checkAffixes(spec *modelSpec) error {
 }
 
 func (m *bpe) setMerges(pairs [][2]string) error {
+	// Resolve the pairs to ids in two halves at once, then fill the map.
+	ids := make([]pairIDs, len(pairs))
+	half := len(pairs) / 2
+	var wg sync.WaitGroup
+	wg.Go(func() { m.resolve(pairs[:half], ids[:half]) })
+	m.resolve(pairs[half:], ids[half:])
+	wg.Wait()
 	m.merges = make(map[uint64]merge, len(pairs))
-	for rank, p := range pairs {
-		a, okA := m.vocab[p[0]]
-		b, okB := m.vocab[p[1]]
-		id, okC := m.vocab[p[0]+p[1]]
-		if !okA || !okB || !okC {
-			return fmt.Errorf("merge %d %q %q: token not in the vocabulary", rank, p[0], p[1])
+	for rank, p := range ids {
+		if p.merged < 0 {
+			return fmt.Errorf("merge %d %q %q: token not in the vocabulary", rank, pairs[rank][0], pairs[rank][1])
 		}
-		if _, dup := m.merges[pairKey(a, b)]; !dup {
-			m.merges[pairKey(a, b)] = merge{int32(rank), id}
+		if _, dup := m.merges[pairKey(p.left, p.right)]; !dup {
+			m.merges[pairKey(p.left, p.right)] = merge{int32(rank), p.merged}
 		}
 	}
 	return nil
+}
+
+// pairIDs is a merge rule as ids; merged is -1 when a token is missing.
+type pairIDs struct{ left, right, merged int32 }
+
+func (m *bpe) resolve(pairs [][2]string, out []pairIDs) {
+	var buf []byte
+	for i, p := range pairs {
+		a, okA := m.vocab[p[0]]
+		b, okB := m.vocab[p[1]]
+		buf = append(append(buf[:0], p[0]...), p[1]...)
+		id, okC := m.vocab[string(buf)]
+		if !okA || !okB || !okC {
+			id = -1
+		}
+		out[i] = pairIDs{a, b, id}
+	}
 }
 
 // tokenize appends the ids of one pre-token to dst.

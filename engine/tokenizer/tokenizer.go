@@ -59,9 +59,6 @@ func Load(dir string) (*Tokenizer, error) {
 
 // build assembles a Tokenizer from the parsed files.
 func build(spec *fileSpec, cfg *Config) (*Tokenizer, error) {
-	if len(spec.Model.Vocab) == 0 {
-		return nil, errNoModel
-	}
 	t := &Tokenizer{config: cfg}
 	var err error
 	if t.model, err = newBPE(&spec.Model); err != nil {
