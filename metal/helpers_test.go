@@ -27,27 +27,33 @@ func do(t testing.TB, fn func() error) {
 	}
 }
 
-// floats reads an array back, failing the test on error.
+// floats reads an array back, marking the test failed on error. Like every
+// helper used inside Do it never calls t.FailNow: that would end the MLX
+// thread's goroutine.
 func floats(t testing.TB, a *Array) []float32 {
 	t.Helper()
 	v, err := a.Float32s()
 	if err != nil {
-		t.Fatalf("read back: %v", err)
+		t.Errorf("read back: %v", err)
 	}
 	return v
 }
 
-// assertClose compares element by element with absolute+relative tolerance.
-func assertClose(t testing.TB, what string, got []float32, want []float64, tol float64) {
+// assertClose compares element by element with absolute+relative
+// tolerance, reporting the first mismatch.
+func assertClose(t testing.TB, what string, got []float32, want []float64, tol float64) bool {
 	t.Helper()
 	if len(got) != len(want) {
-		t.Fatalf("%s: %d values, want %d", what, len(got), len(want))
+		t.Errorf("%s: %d values, want %d", what, len(got), len(want))
+		return false
 	}
 	for i := range got {
 		if d := math.Abs(float64(got[i]) - want[i]); d > tol*(1+math.Abs(want[i])) || math.IsNaN(float64(got[i])) {
-			t.Fatalf("%s[%d] = %v, want %v (tol %g)", what, i, got[i], want[i], tol)
+			t.Errorf("%s[%d] = %v, want %v (tol %g)", what, i, got[i], want[i], tol)
+			return false
 		}
 	}
+	return true
 }
 
 // lcg fills n pseudo-random floats in [-1, 1) deterministically.

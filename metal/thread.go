@@ -71,13 +71,35 @@ func Do(ctx context.Context, fn func() error) error {
 	return r.err
 }
 
+// errGoexit reports a fn that ended its goroutine (runtime.Goexit, e.g.
+// t.FailNow in a test).
+var errGoexit = errors.New("metal: fn called runtime.Goexit on the MLX thread")
+
 func worker(started chan<- struct{}) {
 	runtime.LockOSThread()
 	workerGID.Store(goid())
-	close(started)
-	for j := range jobs {
-		j.done <- runTop(j.fn)
+	if started != nil {
+		close(started)
 	}
+	for j := range jobs {
+		runJob(j)
+	}
+}
+
+// runJob runs one job. If fn calls runtime.Goexit the worker goroutine (and
+// its locked thread) ends; the caller gets errGoexit and a new worker takes
+// over so later Do calls still run.
+func runJob(j job) {
+	finished := false
+	defer func() {
+		if !finished {
+			go worker(nil)
+			j.done <- result{err: errGoexit}
+		}
+	}()
+	r := runTop(j.fn)
+	finished = true
+	j.done <- r
 }
 
 // runTop runs one Do call: fresh state, one root scope freed at the end.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -130,4 +131,19 @@ func TestDoCanceledWhileThreadBusy(t *testing.T) {
 	if err := Do(ctx, func() error { ran = true; return nil }); !errors.Is(err, context.Canceled) || ran {
 		t.Fatalf("Do with canceled ctx while MLX is busy = %v (ran %v), want context.Canceled", err, ran)
 	}
+}
+
+func TestGoexitInDoKeepsMLXWorking(t *testing.T) {
+	requireMLX(t)
+	err := Do(context.Background(), func() error { runtime.Goexit(); return nil })
+	if !errors.Is(err, errGoexit) {
+		t.Fatalf("Do(Goexit) = %v, want errGoexit", err)
+	}
+	do(t, func() error {
+		v, err := Sum(Arange(0, 5, 1, Int32), nil, false).Item()
+		if err == nil && v != 10 {
+			t.Errorf("sum after Goexit = %v, want 10", v)
+		}
+		return err
+	})
 }
