@@ -6,10 +6,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(
-  cmake g++ make pkg-config            # the MLX shim
+  cmake g++ gcc make pkg-config        # the MLX shim; cgo for the desktop build
   libgtk-3-dev libwebkit2gtk-4.0-dev   # the Wails window (desktop build)
   libayatana-appindicator3-dev         # the menu-bar tray (desktop build)
-  xvfb x11-utils xdotool imagemagick   # the window test under Xvfb
+  xvfb xdotool imagemagick dbus procps fonts-dejavu-core  # the window test under Xvfb
   chromium                             # the UI test in headless Chromium
 )
 PY_PACKAGES=(
