@@ -20,6 +20,7 @@ import (
 	"github.com/lmx-app/lmx/app"
 	"github.com/lmx-app/lmx/app/tray"
 	"github.com/lmx-app/lmx/store"
+	"github.com/lmx-app/lmx/store/cli"
 )
 
 // dist is the built UI (npm run build in frontend/); a fresh clone holds only
@@ -42,8 +43,9 @@ var commands = map[string]command{
 	"serve":   runServe,
 	"tray":    runTray,
 	"version": runVersion,
-	// Model library (store helper), e.g.:
-	//   "pull": store.RunPull, "ls": store.RunList, "rm": store.RunRemove,
+	"pull":    cli.RunPull,
+	"ls":      cli.RunLs,
+	"rm":      cli.RunRm,
 	// Engine (engine helper), e.g.:
 	//   "generate": engine.RunGenerate, "convert": engine.RunConvert, "bench": engine.RunBench,
 }
@@ -55,6 +57,9 @@ the server.
 
 commands:
   serve     run the HTTP server only (headless)
+  pull      download a model from Hugging Face (lmx pull mlx-community/Qwen3-0.6B-4bit)
+  ls        list the installed models and whether LMX can run them
+  rm        delete an installed model (lmx rm mlx-community/NAME)
   tray      the menu-bar icon process (started by the app)
   version   print the version
   help      show this help

@@ -70,7 +70,10 @@ func TestCommandLine(t *testing.T) {
 		wantStderr string
 	}{
 		{"version", []string{"version"}, 0, "lmx ", ""},
-		{"help", []string{"help"}, 0, "serve", ""},
+		{"help", []string{"help"}, 0, "lmx pull mlx-community/", ""},
+		{"ls of an empty library", []string{"ls", "--data-dir", t.TempDir(), "--hub-cache", t.TempDir()}, 0, "MODEL", ""},
+		{"rm of a missing model", []string{"rm", "mlx-community/absent", "--data-dir", t.TempDir(), "--hub-cache", t.TempDir()}, 1, "", "not installed"},
+		{"pull without a repo", []string{"pull"}, 2, "", "usage: lmx pull"},
 		{"unknown command", []string{"bogus"}, 2, "", `unknown command "bogus"`},
 		{"bad flag value", []string{"serve", "--port", "http"}, 2, "", "invalid value"},
 		{"stray argument", []string{"serve", "extra"}, 2, "", `unexpected argument "extra"`},
