@@ -1,0 +1,84 @@
+package metal
+
+import (
+	"context"
+	"testing"
+)
+
+// BenchmarkDo measures one round trip to the MLX thread.
+func BenchmarkDo(b *testing.B) {
+	requireMLX(b)
+	for b.Loop() {
+		if err := Do(context.Background(), func() error { return nil }); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkOpCreateFree measures building one graph op and freeing it: the
+// per-call FFI cost the engine pays thousands of times per step.
+func BenchmarkOpCreateFree(b *testing.B) {
+	requireMLX(b)
+	err := Do(context.Background(), func() error {
+		x, y := Ones([]int{1, 64}, Float32), Ones([]int{1, 64}, Float32)
+		for b.Loop() {
+			Add(x, y).Free()
+		}
+		return Err()
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+}
+
+// BenchmarkChain30 builds 30 elementwise ops on [1,64], evaluates them and
+// frees them in bulk (one Scope); ns/op is per chain, "ns/elemop" per op.
+func BenchmarkChain30(b *testing.B) {
+	requireMLX(b)
+	err := Do(context.Background(), func() error {
+		x := Full([]int{1, 64}, 0.5, Float32)
+		for b.Loop() {
+			Scope(func() {
+				y := x
+				for i := range 30 {
+					if i%2 == 0 {
+						y = Mul(y, x)
+					} else {
+						y = Add(y, x)
+					}
+				}
+				if err := Eval(y); err != nil {
+					b.Error(err)
+				}
+			})
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/30, "ns/elemop")
+		return Err()
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+}
+
+// BenchmarkMatVec1024 is a 1024x1024 float32 matrix-vector product.
+func BenchmarkMatVec1024(b *testing.B) {
+	requireMLX(b)
+	err := Do(context.Background(), func() error {
+		w := Full([]int{1024, 1024}, 0.001, Float32)
+		v := Full([]int{1024, 1}, 1, Float32)
+		if err := Eval(w, v); err != nil {
+			return err
+		}
+		for b.Loop() {
+			Scope(func() {
+				if err := Eval(Matmul(w, v)); err != nil {
+					b.Error(err)
+				}
+			})
+		}
+		return Err()
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+}
