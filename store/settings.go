@@ -1,6 +1,9 @@
 package store
 
 import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
@@ -13,6 +16,35 @@ var keySettings = []byte("settings")
 
 // ErrInvalidSetting is wrapped by every settings validation error.
 var ErrInvalidSetting = errors.New("invalid setting")
+
+// SettingError names the invalid field (its JSON path, e.g. "server.port");
+// it wraps ErrInvalidSetting, so errors.As finds the field and errors.Is the kind.
+type SettingError struct {
+	Field string
+	Value any
+}
+
+// Error renders "server.port = 0: invalid setting".
+func (e *SettingError) Error() string {
+	return fmt.Sprintf("%s = %v: %v", e.Field, e.Value, ErrInvalidSetting)
+}
+
+// Unwrap returns ErrInvalidSetting.
+func (e *SettingError) Unwrap() error { return ErrInvalidSetting }
+
+// HashAPIKey is how ServerSettings.APIKeyHash stores a key: the lowercase hex
+// SHA-256 of its UTF-8 bytes, so the database never holds the key itself.
+// Keys are random tokens, not passwords, so a fast hash is enough.
+func HashAPIKey(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return hex.EncodeToString(sum[:])
+}
+
+// KeyMatches reports whether key hashes to hash (HashAPIKey), comparing in
+// constant time so the response time does not reveal how much matched.
+func KeyMatches(key, hash string) bool {
+	return subtle.ConstantTimeCompare([]byte(HashAPIKey(key)), []byte(hash)) == 1
+}
 
 // Settings is everything the user configures. Zero limits mean "MLX's
 // default"; DefaultSettings is the one home of the defaults.
@@ -30,7 +62,7 @@ type Settings struct {
 type ServerSettings struct {
 	Host         string   `json:"host"`
 	Port         int      `json:"port"`
-	APIKeyHash   string   `json:"api_key_hash,omitempty"` // hash of the required API key; empty: none required
+	APIKeyHash   string   `json:"api_key_hash,omitempty"` // HashAPIKey of the required API key; empty: none required
 	CORSOrigins  []string `json:"cors_origins,omitempty"`
 	AllowedHosts []string `json:"allowed_hosts,omitempty"` // Host headers accepted besides loopback names
 	AutoStart    bool     `json:"auto_start"`
@@ -64,11 +96,14 @@ type UISettings struct {
 	ChatModel string `json:"chat_model,omitempty"`
 }
 
-// DefaultSettings returns the settings of a fresh install. Port 8080 matches
-// mlx_lm.server so clients configured for it keep working.
+// DefaultSettings returns the settings of a fresh install: loopback only,
+// so nothing outside this machine reaches the server, on port 1235. LM
+// Studio uses 1234, Ollama 11434, mlx_lm.server and llama.cpp 8080, vLLM
+// 8000 and Jan 1337; 1235 clashes with none of them and is one digit from
+// LM Studio, so clients set up for it are easy to point at LMX.
 func DefaultSettings() Settings {
 	return Settings{
-		Server:        ServerSettings{Host: "127.0.0.1", Port: 8080},
+		Server:        ServerSettings{Host: "127.0.0.1", Port: 1235},
 		Cache:         CacheSettings{PromptCacheBytes: 2 << 30},
 		UI:            UISettings{Theme: "system"},
 		IdleUnloadSec: 30 * 60,
@@ -81,7 +116,7 @@ var validKVBits = []int{0, 2, 3, 4, 5, 6, 8}
 // Validate reports the first invalid field, wrapping ErrInvalidSetting.
 func (s Settings) Validate() error {
 	bad := func(field string, v any) error {
-		return fmt.Errorf("%s = %v: %w", field, v, ErrInvalidSetting)
+		return &SettingError{Field: field, Value: v}
 	}
 	switch {
 	case s.Server.Host == "":

@@ -67,28 +67,29 @@ func TestSettingsDefaultsAndValidation(t *testing.T) {
 	tests := []struct {
 		name string
 		edit func(*Settings)
-		ok   bool
+		bad  string // the field the error names; "" when the edit is valid
 	}{
-		{"port", func(s *Settings) { s.Server.Port = 70000 }, false},
-		{"zero port", func(s *Settings) { s.Server.Port = 0 }, false},
-		{"kv bits 7", func(s *Settings) { s.Cache.KVBits = 7 }, false},
-		{"kv bits 4", func(s *Settings) { s.Cache.KVBits = 4 }, true},
-		{"negative memory", func(s *Settings) { s.Memory.LimitBytes = -1 }, false},
-		{"empty host", func(s *Settings) { s.Server.Host = "" }, false},
-		{"cors", func(s *Settings) { s.Server.CORSOrigins = []string{"http://localhost:3000"} }, true},
+		{"port", func(s *Settings) { s.Server.Port = 70000 }, "server.port"},
+		{"zero port", func(s *Settings) { s.Server.Port = 0 }, "server.port"},
+		{"kv bits 7", func(s *Settings) { s.Cache.KVBits = 7 }, "cache.kv_bits"},
+		{"kv bits 4", func(s *Settings) { s.Cache.KVBits = 4 }, ""},
+		{"negative memory", func(s *Settings) { s.Memory.LimitBytes = -1 }, "memory.limit_bytes"},
+		{"empty host", func(s *Settings) { s.Server.Host = "" }, "server.host"},
+		{"cors", func(s *Settings) { s.Server.CORSOrigins = []string{"http://localhost:3000"} }, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			before, _ := db.Settings()
 			_, err := db.UpdateSettings(func(s *Settings) error { tt.edit(s); return nil })
-			if tt.ok != (err == nil) {
-				t.Fatalf("update: err %v, want ok=%v", err, tt.ok)
+			if (tt.bad == "") != (err == nil) {
+				t.Fatalf("update: err %v, want invalid field %q", err, tt.bad)
 			}
-			if !tt.ok && !errors.Is(err, ErrInvalidSetting) {
-				t.Errorf("error %v does not wrap ErrInvalidSetting", err)
+			var se *SettingError
+			if tt.bad != "" && (!errors.Is(err, ErrInvalidSetting) || !errors.As(err, &se) || se.Field != tt.bad) {
+				t.Errorf("error %v does not wrap ErrInvalidSetting naming %s", err, tt.bad)
 			}
 			after, _ := db.Settings()
-			if !tt.ok && after.Server.Port != before.Server.Port || !tt.ok && after.Cache.KVBits != before.Cache.KVBits {
+			if tt.bad != "" && (after.Server.Port != before.Server.Port || after.Cache.KVBits != before.Cache.KVBits) {
 				t.Errorf("a rejected update was stored")
 			}
 		})
@@ -277,5 +278,24 @@ func TestDataDir(t *testing.T) {
 		if d, _ := DataDir(); d != "/xdg/lmx" {
 			t.Errorf("XDG_DATA_HOME ignored: %s", d)
 		}
+	}
+}
+
+func TestAPIKeyHash(t *testing.T) {
+	// FIPS 180-2's SHA-256 test vector for "abc".
+	if got := HashAPIKey("abc"); got != "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad" {
+		t.Errorf("HashAPIKey(abc) = %s", got)
+	}
+	stored := HashAPIKey("sk-local-1")
+	tests := []struct {
+		key  string
+		want bool
+	}{{"sk-local-1", true}, {"sk-local-2", false}, {"", false}, {stored, false}}
+	for _, tt := range tests {
+		t.Run(tt.key, func(t *testing.T) {
+			if got := KeyMatches(tt.key, stored); got != tt.want {
+				t.Errorf("KeyMatches(%q) = %v, want %v", tt.key, got, tt.want)
+			}
+		})
 	}
 }
