@@ -56,10 +56,21 @@ type Constructor func(cfg *model.Config, w *layer.Weights) (Model, error)
 // takes (mlx-lm's Model.sanitize); it may delete and add entries.
 type Sanitizer func(cfg *model.Config, weights map[string]*metal.Array) error
 
+// QuantPredicate is an architecture's own quantization choice for the
+// module at path (mlx-lm's Model.quant_predicate): nil keeps the converter's
+// parameters, otherwise the module gets the returned ones.
+type QuantPredicate func(path string) *model.QuantParams
+
 // Arch is one registry entry.
 type Arch struct {
 	New      Constructor
 	Sanitize Sanitizer
+	// Quant is nil when the architecture quantizes every module alike.
+	Quant QuantPredicate
+	// SavePrefix is put back in front of sanitized weight names when a
+	// converted model is written, for architectures whose sanitizer strips
+	// a wrapper module mlx-lm keeps (gemma3's "language_model.").
+	SavePrefix string
 }
 
 // registry maps model_type to its architecture.
@@ -68,9 +79,9 @@ var registry = map[string]Arch{
 	"mistral":     {New: newMistral, Sanitize: sanitizeLlama},
 	"qwen2":       {New: newQwen2, Sanitize: sanitizeLlama},
 	"qwen3":       {New: newQwen3, Sanitize: sanitizeLlama},
-	"qwen3_moe":   {New: newQwen3Moe, Sanitize: sanitizeQwen3Moe},
+	"qwen3_moe":   {New: newQwen3Moe, Sanitize: sanitizeQwen3Moe, Quant: quantQwen3Moe},
 	"gemma3_text": {New: newGemma3Text, Sanitize: sanitizeGemma3Text},
-	"gemma3":      {New: newGemma3, Sanitize: sanitizeGemma3},
+	"gemma3":      {New: newGemma3, Sanitize: sanitizeGemma3, SavePrefix: "language_model."},
 	"phi3":        {New: newPhi3, Sanitize: sanitizeLlama},
 }
 

@@ -14,22 +14,30 @@ import (
 // cfg.ModelType. Tensors the model does not use are an error, as in
 // mlx-lm's strict load. Runs on the MLX thread; the caller keeps Arrays().
 func Build(cfg *model.Config, weights map[string]*metal.Array) (Model, error) {
+	m, _, err := Prepare(cfg, weights)
+	return m, err
+}
+
+// Prepare is Build that also returns the paths of the model's quantizable
+// modules (Linear, Embedding and SwitchLinear layers, in build order), which
+// the converter quantizes. weights is sanitized in place.
+func Prepare(cfg *model.Config, weights map[string]*metal.Array) (Model, []string, error) {
 	a, err := Lookup(cfg.ModelType)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := a.Sanitize(cfg, weights); err != nil {
-		return nil, fmt.Errorf("sanitize weights: %w", err)
+		return nil, nil, fmt.Errorf("sanitize weights: %w", err)
 	}
 	w := layer.NewWeights(weights, cfg.Quantization)
 	m, err := a.New(cfg, w)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := w.Err(true); err != nil {
-		return nil, fmt.Errorf("load %s weights: %w", cfg.ModelType, err)
+		return nil, nil, fmt.Errorf("load %s weights: %w", cfg.ModelType, err)
 	}
-	return m, nil
+	return m, w.QuantizableModules(), nil
 }
 
 // spec describes how an architecture assembles a Decoder from its weights.

@@ -4,6 +4,7 @@ package arch
 import (
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/lmx-app/lmx/engine/layer"
 	"github.com/lmx-app/lmx/engine/model"
@@ -111,6 +112,15 @@ func sanitizeQwen3Moe(c *model.Config, weights map[string]*metal.Array) error {
 				return err
 			}
 		}
+	}
+	return nil
+}
+
+// quantQwen3Moe keeps the router at 8 bits, group 64 (mlx-lm's
+// Qwen3-MoE quant_predicate): routing is sensitive to rounding.
+func quantQwen3Moe(path string) *model.QuantParams {
+	if strings.HasSuffix(path, "mlp.gate") {
+		return &model.QuantParams{GroupSize: 64, Bits: 8, Mode: metal.ModeAffine}
 	}
 	return nil
 }

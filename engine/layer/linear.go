@@ -14,6 +14,7 @@ type quantized struct {
 // returns the packed weight; it returns nil, nil when it is not quantized.
 // The packed weight has rows × (cols·bits/32) uint32 words.
 func takeQuantized(w *Weights, prefix string, lead []int, cols int) (*metal.Array, *quantized) {
+	w.modules = append(w.modules, prefix)
 	if !w.Has(prefix + ".scales") {
 		return nil, nil
 	}

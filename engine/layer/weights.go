@@ -29,6 +29,9 @@ type Weights struct {
 	taken  map[string]bool
 	quant  *model.Quantization
 	err    error
+	// modules lists the paths of quantizable modules (Linear, Embedding,
+	// SwitchLinear) in the order they were built.
+	modules []string
 }
 
 // NewWeights wraps loaded arrays; q is the model's quantization (nil if none).
@@ -108,6 +111,11 @@ func (w *Weights) Taken() []*metal.Array {
 	}
 	return out
 }
+
+// QuantizableModules returns the paths of the modules built from these
+// weights that MLX can quantize (mlx-lm's modules with to_quantized: Linear,
+// Embedding, SwitchLinear), in build order.
+func (w *Weights) QuantizableModules() []string { return w.modules }
 
 // fail records the first error.
 func (w *Weights) fail(err error) {
