@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/lmx-app/lmx/engine/model"
@@ -246,4 +248,20 @@ func argmax(v []float32) int32 {
 		}
 	}
 	return int32(best)
+}
+
+// TestMakeModelTokenizerTooLarge: a tokenizer with ids beyond the model's
+// vocabulary (Gemma 3's 262k into Qwen3's 152k) is refused before anything
+// is written.
+func TestMakeModelTokenizerTooLarge(t *testing.T) {
+	p := pythonOrSkip(t)
+	dir := filepath.Join(t.TempDir(), "out")
+	_, err := p.Run(context.Background(), MakeModelScript, "--config", "tiny-qwen3", "--out", dir,
+		"--tokenizer", filepath.Join(testutil.Fixtures(t), "tokenizers", "gemma3"))
+	if err == nil || !strings.Contains(err.Error(), "does not fit vocab_size 151936") {
+		t.Fatalf("err = %v, want the vocab_size refusal", err)
+	}
+	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("output folder exists after the refusal: %v", err)
+	}
 }

@@ -157,23 +157,30 @@ def init_param(name, value, dtype):
     return value.astype(dtype)
 
 
-def copy_tokenizer(src, out, vocab_size):
-    """Copy the tokenizer files and check every token id fits the model."""
+def check_tokenizer(src, vocab_size):
+    """Fail before any work when the tokenizer is missing or does not fit."""
     src = Path(src)
     if not (src / "tokenizer.json").is_file():
         raise SystemExit(f"make_model: no tokenizer.json in {src}")
     tok = json.loads((src / "tokenizer.json").read_text())
-    ids = list(tok["model"]["vocab"].values()) + [a["id"] for a in tok["added_tokens"]]
+    vocab = tok["model"]["vocab"]  # a map for BPE, a list for Unigram
+    ids = list(vocab.values() if isinstance(vocab, dict) else range(len(vocab)))
+    ids += [a["id"] for a in tok["added_tokens"]]
     if max(ids) >= vocab_size:
         raise SystemExit(
             f"make_model: tokenizer id {max(ids)} does not fit vocab_size {vocab_size}"
         )
+
+
+def copy_tokenizer(src, out):
+    """Copy the tokenizer files that exist in src."""
     for name in TOKENIZER_FILES:
-        if (src / name).is_file():
-            shutil.copyfile(src / name, out / name)
+        if (Path(src) / name).is_file():
+            shutil.copyfile(Path(src) / name, out / name)
 
 
 def folder_bytes(out):
+    """Total size of the files in out."""
     return sum(f.stat().st_size for f in out.iterdir() if f.is_file())
 
 
@@ -184,6 +191,8 @@ def main(argv):
         raise SystemExit(f"make_model: {out} already exists")
     fields, generation = CONFIGS[args.config]
     config = {**fields, "torch_dtype": args.dtype}
+    if args.tokenizer:
+        check_tokenizer(args.tokenizer, config["vocab_size"])
     start = time.perf_counter()
     model = build_model(config, getattr(mx, args.dtype), args.seed)
     if args.bits:
@@ -196,7 +205,7 @@ def main(argv):
     save_config(config, config_path=out / "config.json")
     (out / "generation_config.json").write_text(json.dumps(generation, indent=2))
     if args.tokenizer:
-        copy_tokenizer(args.tokenizer, out, config["vocab_size"])
+        copy_tokenizer(args.tokenizer, out)
     seconds = time.perf_counter() - start
     size = folder_bytes(out)
     print(f"wrote {out}: {size / 2**20:.1f} MiB in {seconds:.1f} s")
