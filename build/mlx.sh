@@ -12,12 +12,13 @@
 #
 # CUDA: libmlx.so from mlx-cuda-13 links against the NVIDIA runtime wheels
 # (cuBLAS, cuFFT, cuSOLVER, NVRTC, cuDNN, NCCL, CUDA runtime) and the
-# driver's libcuda.so.1. Any nvidia_*.whl found in the wheel folder is
-# unpacked and its libraries are copied into build/lib; MLX_CUDA_DEPS=1 makes
-# the script download them (several GB) with pip.
-#
-# Idempotent: the download, the unpack and the CMake configure are skipped
-# when already done; the shim rebuild is incremental.
+# driver's libcuda.so.1, and JIT-compiles kernels with headers it finds
+# relative to itself. So the CUDA build keeps the wheel's layout in
+# build/mlx/cuda (libmlx.so stays in mlx/lib, beside mlx/include) and
+# build/lib holds only the shim, whose RPATH points there. The NVIDIA
+# libraries come from nvidia_*.whl files in the wheel folder (MLX_CUDA_DEPS=1
+# downloads them, several GB) or else from the nvidia-* packages installed
+# for $PYTHON, linked as build/mlx/cuda/nvidia.
 set -euo pipefail
 
 MLX_VERSION=0.32.4
@@ -85,7 +86,8 @@ build_shim() {
   local bdir="$ROOT/build/shim-build/$BACKEND"
   # The CUDA wheel's MLXConfig.cmake wants the CUDA toolkit; import directly.
   local how=(-DMLX_DIR="$PREFIX/mlx/share/cmake/MLX")
-  [[ "$BACKEND" == cuda ]] && how=(-DLMX_MLX_PREFIX="$PREFIX/mlx")
+  [[ "$BACKEND" == cuda ]] &&
+    how=(-DLMX_MLX_PREFIX="$PREFIX/mlx" -DLMX_RPATH='$ORIGIN/../mlx/cuda/mlx/lib')
   if [[ ! -f "$bdir/CMakeCache.txt" ]]; then
     cmake -S "$ROOT/metal/shim" -B "$bdir" -DCMAKE_BUILD_TYPE=Release "${how[@]}" \
       >/dev/null || die "cmake configure failed"
@@ -98,12 +100,17 @@ build_shim() {
 install_libs() {
   local out="$ROOT/build/lib" f
   mkdir -p "$out"
-  local files=("$PREFIX/mlx/lib/libmlx.$LIBEXT" "$SHIM")
-  # auditwheel puts libmlx's BLAS/LAPACK (and their runtime) in mlx_*.libs/.
-  for f in "$PREFIX"/mlx_*.libs/* "$PREFIX"/mlx/lib/mlx.metallib; do
-    [[ -e "$f" ]] && files+=("$f")
-  done
-  [[ "$BACKEND" == cuda ]] && cuda_runtime_libs files
+  local files=("$SHIM")
+  if [[ "$BACKEND" == cuda ]]; then
+    cuda_runtime
+    rm -f "$out/libmlx.so" # the shim loads the wheel's, in place
+  else
+    files+=("$PREFIX/mlx/lib/libmlx.$LIBEXT")
+    # auditwheel puts libmlx's BLAS/LAPACK (and their runtime) in mlx_*.libs/.
+    for f in "$PREFIX"/mlx_*.libs/* "$PREFIX"/mlx/lib/mlx.metallib; do
+      [[ -e "$f" ]] && files+=("$f")
+    done
+  fi
   for f in "${files[@]}"; do
     cmp -s "$f" "$out/$(basename "$f")" || cp "$f" "$out/"
   done
@@ -125,23 +132,23 @@ use_openblas() {
   for f in "$out"/liblapack-*.so.*; do cp "$dir/liblapack.so.3" "$f"; done
 }
 
-# cuda_runtime_libs appends to the named array the NVIDIA libraries from any
-# nvidia_*.whl in the wheel folder (unpacked once into build/mlx/nvidia).
-cuda_runtime_libs() {
-  local -n list=$1
-  local w dest="$ROOT/build/mlx/nvidia"
+# cuda_runtime sets up build/mlx/cuda/nvidia, where libmlx's own RPATH
+# ($ORIGIN/../../nvidia/*/lib) looks for the NVIDIA libraries.
+cuda_runtime() {
+  local w n=0
   for w in "$WHEEL_DIR"/nvidia_*.whl; do
     [[ -e "$w" ]] || continue
-    if [[ ! -e "$dest/.$(basename "$w")" ]]; then
-      "$PYTHON" -m zipfile -e "$w" "$dest" || die "cannot unpack $w"
-      touch "$dest/.$(basename "$w")"
-    fi
+    n=$((n + 1))
+    [[ -e "$PREFIX/.$(basename "$w")" ]] && continue
+    "$PYTHON" -m zipfile -e "$w" "$PREFIX" || die "cannot unpack $w"
+    touch "$PREFIX/.$(basename "$w")"
   done
-  local f
-  for f in "$dest"/nvidia/*/lib/*.so*; do
-    [[ -e "$f" ]] && list+=("$f")
-  done
-  if ! ls "$dest"/nvidia/*/lib/libcublasLt.so.* >/dev/null 2>&1 &&
+  if [[ $n == 0 && ! -e "$PREFIX/nvidia" ]]; then
+    local site
+    site="$("$PYTHON" -c 'import nvidia; print(list(nvidia.__path__)[0])' 2>/dev/null)" || site=
+    [[ -n "$site" ]] && ln -s "$site" "$PREFIX/nvidia"
+  fi
+  if ! ls "$PREFIX"/nvidia/*/lib/libcublasLt.so.13* >/dev/null 2>&1 &&
     ! ldconfig -p 2>/dev/null | grep -q libcublasLt.so.13; then
     echo "build/mlx.sh: warning: no CUDA 13 runtime libraries found; put the" \
       "nvidia-* wheels in the wheel folder or set MLX_CUDA_DEPS=1" >&2

@@ -82,3 +82,24 @@ func BenchmarkMatVec1024(b *testing.B) {
 		b.Fatal(err)
 	}
 }
+
+// BenchmarkOpInScope builds ops as the engine does, freeing them in bulk
+// when the scope ends (no evaluation); ns/op is per op.
+func BenchmarkOpInScope(b *testing.B) {
+	requireMLX(b)
+	err := Do(context.Background(), func() error {
+		x, y := Ones([]int{1, 64}, Float32), Ones([]int{1, 64}, Float32)
+		b.ResetTimer()
+		for i := 0; i < b.N; i += 64 {
+			Scope(func() {
+				for range 64 {
+					Add(x, y)
+				}
+			})
+		}
+		return Err()
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+}

@@ -66,3 +66,12 @@ func lcg(n int, seed uint64) []float32 {
 	}
 	return out
 }
+
+// matTol is the tolerance for float32 matrix products: exact-ish on CPU;
+// GPU backends may multiply float32 in TF32 (10-bit mantissa).
+func matTol() float64 {
+	if DefaultDevice().Type == GPU {
+		return 3e-3
+	}
+	return 1e-5
+}

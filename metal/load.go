@@ -52,7 +52,7 @@ var (
 	libDir string
 )
 
-// Load opens libmlx and the shim. With dir == "" it searches, in order:
+// Load opens the shim and, through it, libmlx. With dir == "" it searches, in order:
 // $LMX_MLX_LIB, the executable's folder, <exe>/lib, <exe>/../Frameworks (the
 // macOS app bundle), and build/lib of the LMX repository holding the working
 // directory. Idempotent; safe from any goroutine; never panics.
@@ -155,7 +155,7 @@ func openFirst(dirs []string) (string, error) {
 		if _, err := os.Stat(shim); err != nil {
 			continue
 		}
-		if err := openDir(d, shim); err != nil {
+		if err := openShim(shim); err != nil {
 			le.Err = err
 			return "", le
 		}
@@ -164,16 +164,13 @@ func openFirst(dirs []string) (string, error) {
 	return "", le
 }
 
-// openDir opens the shim first: on Linux its DT_RPATH ($ORIGIN) is how libmlx
-// and the BLAS libraries copied beside it are found.
-func openDir(dir, shim string) error {
+// openShim opens the shim, which brings libmlx in as its dependency: the
+// shim's RPATH ($ORIGIN, or the unpacked CUDA wheel) says where libmlx and
+// the BLAS libraries beside it are.
+func openShim(shim string) error {
 	lib, err := purego.Dlopen(shim, purego.RTLD_NOW|purego.RTLD_GLOBAL)
 	if err != nil {
 		return fmt.Errorf("dlopen %s: %w", shim, err)
-	}
-	mlx := filepath.Join(dir, libName("mlx"))
-	if _, err := purego.Dlopen(mlx, purego.RTLD_NOW|purego.RTLD_GLOBAL); err != nil {
-		return fmt.Errorf("dlopen %s: %w", mlx, err)
 	}
 	return bindAll(lib)
 }

@@ -21,6 +21,7 @@ func TestActiveMemoryFollowsArrays(t *testing.T) {
 			t.Errorf("peak %d below active %d", PeakMemory(), during)
 		}
 		a.Free()
+		Synchronize() // GPU backends release buffers once the stream is done
 		if after := ActiveMemory(); during-after < 4*n {
 			t.Errorf("active memory fell by only %d bytes after Free", during-after)
 		}
@@ -28,7 +29,7 @@ func TestActiveMemoryFollowsArrays(t *testing.T) {
 			t.Error("freed buffer did not go to MLX's cache")
 		}
 		ClearCache()
-		if c := CacheMemory(); c != 0 {
+		if c := CacheMemory(); c >= 4*n {
 			t.Errorf("cache holds %d bytes after ClearCache", c)
 		}
 		ResetPeakMemory()

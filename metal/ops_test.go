@@ -34,12 +34,12 @@ func TestMatmulAndAddmm(t *testing.T) {
 	ref := matmulRef(a, b, 3, 5, 4)
 	do(t, func() error {
 		A, B, C := FromFloat32(a, 3, 5), FromFloat32(b, 5, 4), FromFloat32(c, 3, 4)
-		assertClose(t, "matmul", floats(t, Matmul(A, B)), ref, 1e-5)
+		assertClose(t, "matmul", floats(t, Matmul(A, B)), ref, matTol())
 		want := make([]float64, len(ref))
 		for i := range ref {
 			want[i] = 0.5*float64(c[i]) + 2*ref[i]
 		}
-		assertClose(t, "addmm", floats(t, Addmm(C, A, B, 2, 0.5)), want, 1e-5)
+		assertClose(t, "addmm", floats(t, Addmm(C, A, B, 2, 0.5)), want, matTol())
 		return nil
 	})
 }

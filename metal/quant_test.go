@@ -73,7 +73,7 @@ func TestQuantizedMatmulMatchesDequantized(t *testing.T) {
 				}
 				want := f64s(floats(t, Matmul(x, deq)))
 				got := floats(t, QuantizedMatmul(x, wq, s, b, c.transpose, c.gs, c.bits, ModeAffine))
-				assertClose(t, "qmm", got, want, 1e-4)
+				assertClose(t, "qmm", got, want, max(1e-4, matTol()))
 				return nil
 			})
 		})
@@ -104,8 +104,8 @@ func TestGatherQMMMatchesPerRow(t *testing.T) {
 					want = append(want, f64s(floats(t, row))...)
 					wantMM = append(wantMM, f64s(floats(t, Matmul(xi, Transpose(Take(w, ei, 0)))))...)
 				}
-				assertClose(t, "gather_qmm", got, want, 1e-4)
-				assertClose(t, "gather_mm", gotMM, wantMM, 1e-4)
+				assertClose(t, "gather_qmm", got, want, max(1e-4, matTol()))
+				assertClose(t, "gather_mm", gotMM, wantMM, max(1e-4, matTol()))
 				return nil
 			})
 		})

@@ -82,7 +82,8 @@ int lmx_device_info(int32_t type, int32_t index, const char** json) {
     std::ostringstream o;
     o << '{';
     bool first = true;
-    for (auto& [k, v] : mx::device_info(device(type, index))) {
+    auto d = device(type, index);
+    for (auto& [k, v] : mx::device_info(d)) {
       if (!first) o << ',';
       first = false;
       json_string(o, k);
