@@ -1,0 +1,67 @@
+// Package cli implements the engine's subcommands of the lmx binary:
+// "lmx generate", "lmx convert" and "lmx bench". Each Run function parses its
+// own flags (flags may follow the arguments) and returns the process exit
+// code: 0 on success, 1 on failure, 2 on a usage error.
+package cli
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+)
+
+// parse parses flags that may come before, between or after the positional
+// arguments, and returns the positional ones.
+func parse(fs *flag.FlagSet, args []string) ([]string, error) {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			return positional, nil
+		}
+		positional = append(positional, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+}
+
+// newFlagSet returns a flag set that reports to stderr.
+func newFlagSet(name, usage string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: lmx %s\n", usage)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// usageError returns the exit code of a flag error: 0 for -h, else 2.
+func usageError(err error) int {
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	return 2
+}
+
+// fail prints "lmx CMD: err" and returns exit code 1.
+func fail(stderr io.Writer, cmd string, err error) int {
+	fmt.Fprintf(stderr, "lmx %s: %v\n", cmd, err)
+	return 1
+}
+
+// isSet reports whether the flag name was given on the command line.
+func isSet(fs *flag.FlagSet, name string) bool {
+	found := false
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == name {
+			found = true
+		}
+	})
+	return found
+}
+
+// mib formats bytes as MiB.
+func mib(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }

@@ -1,0 +1,78 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"io"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/lmx-app/lmx/engine/bench"
+	"github.com/lmx-app/lmx/internal/testutil"
+	"github.com/lmx-app/lmx/metal"
+)
+
+// requireMLX loads the MLX runtime or skips (fails under LMX_REQUIRE_MLX=1).
+func requireMLX(t testing.TB) {
+	t.Helper()
+	if err := metal.Load(""); err != nil {
+		if os.Getenv("LMX_REQUIRE_MLX") == "1" {
+			t.Fatalf("LMX_REQUIRE_MLX=1 but: %v", err)
+		}
+		t.Skipf("MLX runtime absent (run build/mlx.sh): %v", err)
+	}
+}
+
+// stories returns the stories260k fixture folder and its reference file.
+func stories(t *testing.T) (string, *bench.Tensors) {
+	dir := filepath.Join(testutil.Fixtures(t), "models", "stories260k")
+	ref, err := bench.ReadTensors(filepath.Join(dir, "reference.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir, ref
+}
+
+// run calls a command function and returns its exit code and outputs.
+func run(t *testing.T, fn func(context.Context, []string, io.Writer, io.Writer) int, args ...string) (int, string, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	code := fn(context.Background(), args, &stdout, &stderr)
+	return code, stdout.String(), stderr.String()
+}
+
+func TestGenerateReproducesStories(t *testing.T) {
+	requireMLX(t)
+	dir, ref := stories(t)
+	tests := []struct {
+		name, prompt, want string
+		maxTokens          int
+	}{
+		{"from BOS", "", ref.Metadata("greedy_from_bos_text"), 200},
+		{"prompt", ref.Metadata("prompt_text"), ref.Metadata("prompt_greedy_text"), 64},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.want == "" {
+				t.Fatal("reference metadata missing")
+			}
+			code, out, errOut := run(t, RunGenerate, "--model", dir, "--prompt", tt.prompt,
+				"--max-tokens", strconv.Itoa(tt.maxTokens))
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, errOut)
+			}
+			if got := strings.TrimSuffix(out, "\n"); got != tt.want {
+				t.Errorf("generated\n%q\nwant\n%q", got, tt.want)
+			}
+			for _, s := range []string{"prompt: ", "tokens/s", "generation: ", "peak memory: "} {
+				if !strings.Contains(errOut, s) {
+					t.Errorf("stderr lacks %q:\n%s", s, errOut)
+				}
+			}
+			t.Logf("stats:\n%s", errOut)
+		})
+	}
+}
