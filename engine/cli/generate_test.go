@@ -3,8 +3,8 @@ package cli
 import (
 	"bytes"
 	"context"
-	"os"
 	"io"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"

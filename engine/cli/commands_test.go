@@ -1,0 +1,105 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/lmx-app/lmx/internal/testutil"
+)
+
+func TestConvertThenGenerate(t *testing.T) {
+	requireMLX(t)
+	dir, ref := stories(t)
+	out := filepath.Join(t.TempDir(), "stories-8bit")
+	code, stdout, stderr := run(t, RunConvert, dir, out, "--quantize", "--bits", "8")
+	if code != 0 {
+		t.Fatalf("convert exit %d: %s", code, stderr)
+	}
+	for _, s := range []string{"quantized ", "bits per weight", "left in float", "mlp.down_proj", "model.safetensors"} {
+		if !strings.Contains(stdout, s) {
+			t.Errorf("convert output lacks %q:\n%s", s, stdout)
+		}
+	}
+	code, text, stderr := run(t, RunGenerate, "--model", out, "--max-tokens", "20")
+	want := ref.Metadata("greedy_from_bos_text")
+	if code != 0 || len(text) < 40 || !strings.HasPrefix(want, strings.TrimSuffix(text, "\n")[:40]) {
+		t.Errorf("generate on the 8-bit folder: exit %d, %q (%s); want the start of %q", code, text, stderr, want[:40])
+	}
+}
+
+func TestBenchComparesWithMLXLM(t *testing.T) {
+	requireMLX(t)
+	dir, _ := stories(t)
+	args := []string{"--model", dir, "--prompt-tokens", "32", "--gen-tokens", "16", "--runs", "1", "--json"}
+	py := testutil.Python(t)
+	switch {
+	case py != "":
+		args = append(args, "--compare-mlx-lm", "--python", py)
+	case os.Getenv("LMX_REQUIRE_PY") == "1":
+		t.Fatal("LMX_REQUIRE_PY=1 but no .venv/bin/python and no LMX_PYTHON")
+	default:
+		t.Log("no Python venv: benchmarking LMX only")
+	}
+	code, stdout, stderr := run(t, RunBench, args...)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var rep Report
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
+		t.Fatalf("%v in %s", err, stdout)
+	}
+	l := rep.LMX
+	if l.Engine != "lmx" || l.PromptTokens != 32 || len(l.Generated) != 16 || len(l.Runs) != 1 ||
+		l.PrefillTPS <= 0 || l.DecodeTPS <= 0 || l.PeakMemoryBytes <= 0 || l.Device == "" {
+		t.Errorf("lmx result %+v", l)
+	}
+	if py == "" {
+		return
+	}
+	m := rep.MLXLM
+	if m == nil || m.Engine != "mlx_lm" || !slices.Equal(m.Generated, l.Generated) || !*rep.SameTokens {
+		t.Fatalf("mlx_lm result %+v: want the same 16 greedy tokens as LMX %v", m, l.Generated)
+	}
+	if rep.Ratio.Decode <= 0 || rep.Ratio.Prefill <= 0 {
+		t.Errorf("ratio %+v", rep.Ratio)
+	}
+	t.Logf("stories260k, prompt 32, gen 16: lmx prefill %.0f decode %.0f tok/s; mlx_lm prefill %.0f decode %.0f tok/s",
+		l.PrefillTPS, l.DecodeTPS, m.PrefillTPS, m.DecodeTPS)
+}
+
+func TestUsageErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		fn   func(context.Context, []string, io.Writer, io.Writer) int
+		args []string
+	}{
+		{"generate without --model", RunGenerate, []string{"--prompt", "hi"}},
+		{"generate unknown flag", RunGenerate, []string{"--model", "x", "--bogus"}},
+		{"convert one argument", RunConvert, []string{"only-source"}},
+		{"bench one generated token", RunBench, []string{"--model", "x", "--gen-tokens", "1"}},
+		{"bench stray argument", RunBench, []string{"--model", "x", "extra"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, _, stderr := run(t, tt.fn, tt.args...)
+			if code != 2 || !strings.Contains(stderr, "usage: lmx") {
+				t.Errorf("exit %d, stderr %q: want 2 and the usage", code, stderr)
+			}
+		})
+	}
+}
+
+func TestGenerateChatNeedsTemplate(t *testing.T) {
+	requireMLX(t)
+	dir, _ := stories(t)
+	code, _, stderr := run(t, RunGenerate, "--model", dir, "--prompt", "hi", "--chat")
+	if code != 1 || !strings.Contains(stderr, "no chat template") {
+		t.Errorf("exit %d, stderr %q: want 1 and the missing template", code, stderr)
+	}
+}
