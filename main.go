@@ -6,6 +6,7 @@ package main
 import (
 	"context"
 	"embed"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -96,34 +97,53 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 func printUsage(w io.Writer) {
 	fmt.Fprint(w, usage)
 	flags := flag.NewFlagSet("lmx", flag.ContinueOnError)
-	serverFlags(flags)
+	new(serverFlags).register(flags)
 	flags.SetOutput(w)
 	flags.PrintDefaults()
 }
 
-// serverFlags declares the flags shared by the app and serve.
-func serverFlags(flags *flag.FlagSet) *app.Config {
-	cfg := &app.Config{Version: version}
-	flags.StringVar(&cfg.Server.Host, "host", app.DefaultHost, "address to listen on (beyond loopback requires an API key)")
-	flags.IntVar(&cfg.Server.Port, "port", app.DefaultPort, "port to listen on (0 picks a free one)")
-	flags.StringVar(&cfg.DataDir, "data-dir", "", "where LMX keeps its data (default $LMX_DATA_DIR or the platform's data folder)")
-	flags.StringVar(&cfg.Server.APIKey, "api-key", "", "API key required on /v1 (default $LMX_API_KEY; the variable keeps it out of ps)")
-	return cfg
+// serverFlags declares the flags shared by the app and serve. Their values
+// override the settings for this run only.
+type serverFlags struct {
+	host, apiKey, dataDir string
+	port                  int
 }
 
-// parseConfig parses the server flags of args.
+// register adds the flags to flags.
+func (f *serverFlags) register(flags *flag.FlagSet) {
+	def := store.DefaultSettings().Server
+	flags.StringVar(&f.host, "host", def.Host, "address to listen on, this run only (default: the setting; beyond loopback requires an API key)")
+	flags.IntVar(&f.port, "port", def.Port, "port to listen on, this run only (default: the setting; 0 picks a free one)")
+	flags.StringVar(&f.dataDir, "data-dir", "", "where LMX keeps its data (default $LMX_DATA_DIR or the platform's data folder)")
+	flags.StringVar(&f.apiKey, "api-key", "", "API key required on /v1, this run only (default $LMX_API_KEY, else the setting; the variable keeps it out of ps)")
+}
+
+// parseConfig parses the server flags of args; only flags given on the
+// command line become overrides.
 func parseConfig(name string, args []string, stderr io.Writer) (*app.Config, error) {
 	flags := flag.NewFlagSet(name, flag.ContinueOnError)
 	flags.SetOutput(stderr)
-	cfg := serverFlags(flags)
+	var f serverFlags
+	f.register(flags)
 	if err := flags.Parse(args); err != nil {
 		return nil, err
 	}
 	if flags.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", flags.Arg(0))
 	}
-	if cfg.Server.APIKey == "" {
-		cfg.Server.APIKey = os.Getenv("LMX_API_KEY")
+	cfg := &app.Config{Version: version, DataDir: f.dataDir}
+	flags.Visit(func(fl *flag.Flag) {
+		switch fl.Name {
+		case "host":
+			cfg.Overrides.Host = &f.host
+		case "port":
+			cfg.Overrides.Port = &f.port
+		case "api-key":
+			cfg.Overrides.APIKey = &f.apiKey
+		}
+	})
+	if key := os.Getenv("LMX_API_KEY"); cfg.Overrides.APIKey == nil && key != "" {
+		cfg.Overrides.APIKey = &key
 	}
 	if cfg.DataDir == "" {
 		dir, err := store.DataDir()
@@ -140,14 +160,28 @@ func parseConfig(name string, args []string, stderr io.Writer) (*app.Config, err
 	return cfg, nil
 }
 
-// newApp builds the app and loads the MLX runtime; a missing runtime is
-// reported and the app runs without it.
-func newApp(cfg *app.Config, stderr io.Writer) *app.App {
-	a := app.New(*cfg, app.MetalEngine(), app.SystemMemory)
+// openApp opens the store in the data dir and builds the app on it, loading
+// the MLX runtime (a missing runtime is reported and the app runs without
+// it). Another instance owning the data dir gives store.ErrAlreadyRunning.
+func openApp(cfg *app.Config, stderr io.Writer) (*app.App, *store.DB, error) {
+	db, err := store.Open(cfg.DataDir)
+	if err != nil {
+		return nil, nil, err
+	}
+	a, err := app.New(*cfg, db, app.MetalEngine(), app.SystemMemory)
+	if err != nil {
+		db.Close()
+		return nil, nil, err
+	}
 	if err := a.LoadEngine(); err != nil {
 		fmt.Fprintf(stderr, "lmx: engine unavailable: %v\n", err)
 	}
-	return a
+	return a, db, nil
+}
+
+// alreadyRunning is the one line printed when another instance owns the data dir.
+func alreadyRunning(stderr io.Writer, dataDir string) {
+	fmt.Fprintf(stderr, "LMX is already running (data dir %s); using that instance\n", dataDir)
 }
 
 // runServe runs the HTTP server until SIGINT/SIGTERM.
@@ -157,15 +191,27 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "lmx serve: %v\n", err)
 		return 2
 	}
-	a := newApp(cfg, stderr)
+	a, db, err := openApp(cfg, stderr)
+	if errors.Is(err, store.ErrAlreadyRunning) {
+		alreadyRunning(stderr, cfg.DataDir)
+		return 1
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "lmx serve: %v\n", err)
+		return 1
+	}
+	defer db.Close()
+	defer a.Close()
 	if err := a.StartServer(); err != nil {
 		fmt.Fprintf(stderr, "lmx serve: %v\n", err)
 		return 1
 	}
 	fmt.Fprintf(stdout, "LMX %s serving at %s\n", version, a.URL())
+	if hint := a.Status(ctx).ModelHint; hint != "" {
+		fmt.Fprintln(stdout, hint)
+	}
 	go a.PublishEvery(ctx, statusInterval)
 	<-ctx.Done()
-	a.Close()
 	return 0
 }
 

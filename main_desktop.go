@@ -4,10 +4,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
+
+	"github.com/lmx-app/lmx/app"
+	"github.com/lmx-app/lmx/store"
 )
 
 // runApp opens the window (with the menu-bar child) and starts the server.
@@ -17,7 +21,15 @@ func runApp(ctx context.Context, args []string, _, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "lmx: %v\n", err)
 		return 2
 	}
-	a := newApp(cfg, stderr)
+	a, db, err := openApp(cfg, stderr)
+	if errors.Is(err, store.ErrAlreadyRunning) {
+		return showRunning(ctx, cfg.DataDir, stderr)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "lmx: %v\n", err)
+		return 1
+	}
+	defer db.Close()
 	if err := a.StartServer(); err != nil {
 		// The window shows the failure and offers to retry.
 		fmt.Fprintf(stderr, "lmx: %v\n", err)
@@ -25,6 +37,7 @@ func runApp(ctx context.Context, args []string, _, stderr io.Writer) int {
 	go a.PublishEvery(ctx, statusInterval)
 	exe, err := os.Executable()
 	if err != nil {
+		a.Close()
 		fmt.Fprintf(stderr, "lmx: %v\n", err)
 		return 1
 	}
@@ -32,6 +45,17 @@ func runApp(ctx context.Context, args []string, _, stderr io.Writer) int {
 	a.Close()
 	if err != nil {
 		fmt.Fprintf(stderr, "lmx: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// showRunning brings the running instance's window forward instead of
+// starting a second one.
+func showRunning(ctx context.Context, dataDir string, stderr io.Writer) int {
+	alreadyRunning(stderr, dataDir)
+	if err := app.ShowRunning(ctx, dataDir); err != nil {
+		fmt.Fprintf(stderr, "lmx: %v; use its menu-bar icon\n", err)
 		return 1
 	}
 	return 0

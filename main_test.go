@@ -16,6 +16,7 @@ import (
 
 	"github.com/lmx-app/lmx/app/api"
 	"github.com/lmx-app/lmx/app/guitest"
+	"github.com/lmx-app/lmx/store"
 )
 
 func TestServeWithoutEngine(t *testing.T) {
@@ -62,6 +63,12 @@ func TestCommandLine(t *testing.T) {
 	}
 	defer busy.Close()
 	busyPort := strconv.Itoa(busy.Addr().(*net.TCPAddr).Port)
+	owned := t.TempDir()
+	db, err := store.Open(owned)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
 	cases := []struct {
 		name       string
 		args       []string
@@ -79,6 +86,8 @@ func TestCommandLine(t *testing.T) {
 		{"stray argument", []string{"serve", "extra"}, 2, "", `unexpected argument "extra"`},
 		{"port in use", []string{"serve", "--port", busyPort, "--data-dir", t.TempDir()}, 1, "", "address already in use"},
 		{"all interfaces without key", []string{"serve", "--host", "0.0.0.0", "--data-dir", t.TempDir()}, 1, "", "API key is required"},
+		{"second instance", []string{"serve", "--port", "0", "--data-dir", owned}, 1, "",
+			"LMX is already running (data dir " + owned + "); using that instance"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

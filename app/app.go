@@ -13,17 +13,8 @@ import (
 	"time"
 
 	"github.com/lmx-app/lmx/app/api"
+	"github.com/lmx-app/lmx/store"
 )
-
-// DefaultPort is the HTTP port when nothing else is configured. LM Studio
-// uses 1234, Ollama 11434, mlx_lm.server and llama.cpp 8080, vLLM 8000 and
-// Jan 1337; 1235 clashes with none of them and is one digit from LM Studio,
-// so clients set up for it are easy to point at LMX.
-const DefaultPort = 1235
-
-// DefaultHost is the listen address when nothing else is configured: loopback
-// only, so nothing outside this machine can reach the server.
-const DefaultHost = "127.0.0.1"
 
 // ErrKeyRequired is returned by StartServer when the server would listen
 // beyond loopback without an API key.
@@ -45,12 +36,12 @@ type Engine struct {
 	Device DeviceInfo
 }
 
-// ServerSettings are the settings that shape the HTTP server; the settings
-// store supplies them and ApplySettings changes them at run time.
+// ServerSettings are the settings that shape the HTTP server: the stored
+// ones (store.ServerSettings) with this run's Overrides applied.
 type ServerSettings struct {
 	Host         string
-	Port         int // 0 picks a free port
-	APIKey       string
+	Port         int    // 0 picks a free port
+	APIKeyHash   string // store.HashAPIKey of the required key; "" none
 	CORSOrigins  []string
 	AllowedHosts []string
 	MaxBodyBytes int64 // 0: api.DefaultMaxBodyBytes
@@ -60,7 +51,8 @@ type ServerSettings struct {
 type Config struct {
 	Version string
 	DataDir string
-	Server  ServerSettings
+	// Overrides are the command line's values for this run only.
+	Overrides Overrides
 	// Assets is the built UI served at / (frontend/dist).
 	Assets fs.FS
 }
@@ -68,27 +60,40 @@ type Config struct {
 // App is the running application. Its methods are safe for concurrent use.
 type App struct {
 	cfg     Config
+	db      *store.DB
 	engine  Engine
 	memory  MemoryReader
 	hub     *api.Hub
 	handler atomic.Pointer[api.Handler]
+	lib     models
 
-	mu        sync.Mutex
-	settings  ServerSettings
-	server    *server // nil while stopped
-	serverErr string
-	engineErr error
-	device    map[string]any
-	observers []func(api.Status)
+	mu         sync.Mutex
+	over       Overrides
+	settings   ServerSettings
+	server     *server // nil while stopped
+	serverErr  string
+	engineErr  error
+	device     map[string]any
+	observers  []func(api.Status)
+	showWindow func() // nil without a window
 }
 
-// New returns an App that is not serving yet; call LoadEngine and
-// StartServer.
-func New(cfg Config, engine Engine, memory MemoryReader) *App {
-	a := &App{cfg: cfg, engine: engine, memory: memory, hub: api.NewHub(), settings: cfg.Server}
+// New returns an App that is not serving yet, configured by the settings in
+// db (which the caller opened and closes after Close); call LoadEngine and
+// StartServer. Downloads a previous run left unfinished resume.
+func New(cfg Config, db *store.DB, engine Engine, memory MemoryReader) (*App, error) {
+	stored, err := db.Settings()
+	if err != nil {
+		return nil, err
+	}
+	a := &App{cfg: cfg, db: db, engine: engine, memory: memory, hub: api.NewHub(), over: cfg.Overrides}
+	a.settings = a.effective(stored.Server)
 	a.engineErr = errors.New("engine not loaded yet")
-	a.handler.Store(a.newHandler(cfg.Server))
-	return a
+	a.handler.Store(a.newHandler(a.settings))
+	if err := a.openLibrary(stored.Library); err != nil {
+		return nil, err
+	}
+	return a, nil
 }
 
 // newHandler builds the API handler for settings s.
@@ -96,7 +101,7 @@ func (a *App) newHandler(s ServerSettings) *api.Handler {
 	return api.New(api.Config{
 		AllowedHosts:   s.AllowedHosts,
 		AllowedOrigins: s.CORSOrigins,
-		APIKey:         s.APIKey,
+		APIKeyHash:     s.APIKeyHash,
 		MaxBodyBytes:   s.MaxBodyBytes,
 		Assets:         a.cfg.Assets,
 	}, a, a.hub)

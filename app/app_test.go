@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/lmx-app/lmx/app/api"
+	"github.com/lmx-app/lmx/store"
 )
 
 // errNoLib stands in for metal's LoadError in tests of the app's reaction.
@@ -28,9 +29,32 @@ func newTestApp(t *testing.T, engineOK bool) *App {
 		}
 	}
 	mem := func() (api.Memory, error) { return api.Memory{Total: 8 << 30}, nil }
-	a := New(Config{Version: "v-test", Server: ServerSettings{Host: "127.0.0.1"}}, eng, mem)
+	port := 0
+	a, err := New(Config{Version: "v-test", Overrides: Overrides{Port: &port}}, openStore(t, ""), eng, mem)
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(a.Close)
 	return a
+}
+
+// openStore opens a store in a temporary folder whose library is an empty
+// temporary hub cache reached through endpoint ("" for the default).
+func openStore(t *testing.T, endpoint string) *store.DB {
+	t.Helper()
+	db, err := store.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	cache := t.TempDir()
+	if _, err := db.UpdateSettings(func(s *store.Settings) error {
+		s.Library.HubCache, s.Library.Endpoint = cache, endpoint
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return db
 }
 
 // getStatus fetches /api/status from url.
@@ -185,7 +209,7 @@ func TestApplySettings(t *testing.T) {
 		t.Fatal(err)
 	}
 	oldURL := a.URL()
-	if err := a.ApplySettings(ServerSettings{Host: "127.0.0.1", APIKey: "k"}); err != nil {
+	if err := a.ApplySettings(ServerSettings{Host: "127.0.0.1", APIKeyHash: store.HashAPIKey("k")}); err != nil {
 		t.Fatal(err)
 	}
 	if a.URL() != oldURL {

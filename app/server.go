@@ -54,6 +54,7 @@ func portOf(addr net.Addr) int {
 // status.
 func (a *App) StartServer() error {
 	err := a.startServer()
+	a.recordInstance()
 	a.Publish()
 	return err
 }
@@ -66,7 +67,7 @@ func (a *App) startServer() error {
 		return nil
 	}
 	s := a.settings
-	if !isLoopback(s.Host) && s.APIKey == "" {
+	if !isLoopback(s.Host) && s.APIKeyHash == "" {
 		a.serverErr = ErrKeyRequired.Error()
 		return fmt.Errorf("start server on %s: %w", s.Host, ErrKeyRequired)
 	}
@@ -99,6 +100,7 @@ func (a *App) StopServer() error {
 	if srv != nil {
 		go drain(srv)
 	}
+	a.recordInstance()
 	a.Publish()
 	return nil
 }
@@ -128,11 +130,14 @@ func drain(srv *server) {
 }
 
 // Close stops the server and waits for requests in flight (bounded by
-// drainTimeout); used when the process exits.
+// drainTimeout), and stops downloads so the next start resumes them; used
+// when the process exits. The caller closes the store afterwards.
 func (a *App) Close() {
 	if srv := a.detachServer(); srv != nil {
 		drain(srv)
 	}
+	a.recordInstance()
+	a.closeLibrary()
 }
 
 // URL returns the server's base URL, or "" while it is stopped.
@@ -148,20 +153,22 @@ func (a *App) URL() string {
 // ApplySettings switches to new server settings: the handler's security
 // settings change at once, and a running server restarts when its address
 // changed (or stops, when it listens beyond loopback and the key was removed).
+// The old listener closes at once; its requests in flight (such as the one
+// that changed the settings) finish in the background.
 func (a *App) ApplySettings(s ServerSettings) error {
 	a.handler.Store(a.newHandler(s))
 	a.mu.Lock()
 	old := a.settings
 	a.settings = s
 	restart := a.server != nil &&
-		(old.Host != s.Host || old.Port != s.Port || (!isLoopback(s.Host) && s.APIKey == ""))
+		(old.Host != s.Host || old.Port != s.Port || (!isLoopback(s.Host) && s.APIKeyHash == ""))
 	a.mu.Unlock()
 	if !restart {
 		a.Publish()
 		return nil
 	}
 	if srv := a.detachServer(); srv != nil {
-		drain(srv)
+		go drain(srv)
 	}
 	return a.StartServer()
 }
@@ -176,6 +183,7 @@ func (a *App) Status(context.Context) api.Status {
 		s.Engine.Error = a.engineErr.Error()
 	}
 	a.mu.Unlock()
+	a.modelsStatus(&s)
 	if a.memory == nil {
 		s.MemoryError = "memory statistics are not available in this build"
 		return s

@@ -75,10 +75,12 @@ func (a *App) RunWindow(assets fs.FS, trayCmd *exec.Cmd) error {
 // windowStarted wires the running window to status events and the tray.
 func (a *App) windowStarted(wctx context.Context, b *Bindings, child *tray.Child) {
 	b.ctx = wctx
+	show := func() { runtime.WindowShow(wctx) }
+	a.SetWindow(show)
 	a.OnStatus(func(s api.Status) { runtime.EventsEmit(wctx, "status", s) })
 	if child != nil {
 		go a.ServeTray(child, WindowActions{
-			Show: func() { runtime.WindowShow(wctx) },
+			Show: show,
 			OpenChat: func() {
 				runtime.WindowShow(wctx)
 				runtime.EventsEmit(wctx, "navigate", "chat")

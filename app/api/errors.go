@@ -4,6 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+
+	"github.com/lmx-app/lmx/store"
+	"github.com/lmx-app/lmx/store/hub"
+	"github.com/lmx-app/lmx/store/library"
 )
 
 // Sentinel errors the handlers and middleware map to HTTP statuses in
@@ -23,7 +27,27 @@ var (
 	ErrMethodNotAllowed = errors.New("method not allowed")
 	// ErrBodyTooLarge is returned when a request body exceeds the configured limit.
 	ErrBodyTooLarge = errors.New("request body too large")
+	// ErrInvalidRequest is a malformed body or an invalid parameter.
+	ErrInvalidRequest = errors.New("invalid request")
+	// ErrNotLoopback refuses a loopback-only action requested from another machine.
+	ErrNotLoopback = errors.New("only this machine may do this")
+	// ErrUnavailable is an action this process cannot carry out (e.g. showing
+	// the window of a headless server).
+	ErrUnavailable = errors.New("not available")
 )
+
+// ParamError is an invalid request that names the parameter at fault, which
+// the error JSON reports as "param". It matches ErrInvalidRequest and Err.
+type ParamError struct {
+	Param string
+	Err   error
+}
+
+// Error returns the cause's message.
+func (e *ParamError) Error() string { return e.Err.Error() }
+
+// Unwrap returns ErrInvalidRequest and the cause.
+func (e *ParamError) Unwrap() []error { return []error{ErrInvalidRequest, e.Err} }
 
 // ErrorBody is the OpenAI error envelope: {"error":{...}}.
 type ErrorBody struct {
@@ -57,6 +81,17 @@ var errorClasses = []struct {
 	{ErrNotFound, errorClass{http.StatusNotFound, "invalid_request_error", "not_found"}},
 	{ErrMethodNotAllowed, errorClass{http.StatusMethodNotAllowed, "invalid_request_error", "method_not_allowed"}},
 	{ErrBodyTooLarge, errorClass{http.StatusRequestEntityTooLarge, "invalid_request_error", "body_too_large"}},
+	{ErrNotLoopback, errorClass{http.StatusForbidden, "permission_error", "not_loopback"}},
+	{ErrUnavailable, errorClass{http.StatusConflict, "invalid_request_error", "unavailable"}},
+	// Errors of the store, library and Hub the management API passes on.
+	{hub.ErrGated, errorClass{http.StatusForbidden, "permission_error", "gated_repo"}},
+	{hub.ErrUnauthorized, errorClass{http.StatusForbidden, "permission_error", "hub_token_required"}},
+	{store.ErrInvalidSetting, errorClass{http.StatusBadRequest, "invalid_request_error", "invalid_value"}},
+	{ErrInvalidRequest, errorClass{http.StatusBadRequest, "invalid_request_error", "invalid_value"}},
+	{library.ErrUnsafePath, errorClass{http.StatusBadRequest, "invalid_request_error", "invalid_value"}},
+	{store.ErrNotFound, errorClass{http.StatusNotFound, "invalid_request_error", "not_found"}},
+	{library.ErrNotInstalled, errorClass{http.StatusNotFound, "invalid_request_error", "model_not_found"}},
+	{hub.ErrNotFound, errorClass{http.StatusNotFound, "invalid_request_error", "model_not_found"}},
 }
 
 // classify finds the wire class of err; unknown errors are server errors.
@@ -77,7 +112,7 @@ func classify(err error) errorClass {
 // the OpenAI error JSON.
 func writeError(w http.ResponseWriter, err error) {
 	c := classify(err)
-	body := ErrorBody{Error: ErrorDetail{Message: err.Error(), Type: c.typ}}
+	body := ErrorBody{Error: ErrorDetail{Message: err.Error(), Type: c.typ, Param: param(err)}}
 	if c.code != "" {
 		body.Error.Code = &c.code
 	}
@@ -92,4 +127,17 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	// The status line is sent; an encoding failure can only be a broken
 	// connection, which the client already sees.
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// param names the request field at fault in err, or nil.
+func param(err error) *string {
+	var pe *ParamError
+	if errors.As(err, &pe) {
+		return &pe.Param
+	}
+	var se *store.SettingError
+	if errors.As(err, &se) {
+		return &se.Field
+	}
+	return nil
 }

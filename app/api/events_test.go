@@ -12,6 +12,8 @@ import (
 	"testing"
 	"testing/fstest"
 	"time"
+
+	"github.com/lmx-app/lmx/store"
 )
 
 func TestWriteErrorClasses(t *testing.T) {
@@ -69,7 +71,7 @@ func TestBodyLimit(t *testing.T) {
 }
 
 func TestLocalSkipsNetworkChecks(t *testing.T) {
-	h := New(Config{APIKey: "k"}, &fakeBackend{}, NewHub())
+	h := New(Config{APIKeyHash: store.HashAPIKey("k")}, &fakeBackend{}, NewHub())
 	for _, host := range []string{"wails", "wails.localhost", "attacker.example"} {
 		t.Run(host, func(t *testing.T) {
 			r := httptest.NewRequest("GET", "/v1/models", nil)

@@ -21,8 +21,9 @@ type Config struct {
 	AllowedHosts []string
 	// AllowedOrigins may call the server cross-origin (besides AppOrigins).
 	AllowedOrigins []string
-	// APIKey, when not empty, is required on /v1/ routes.
-	APIKey string
+	// APIKeyHash, when not empty, is the store.HashAPIKey of the key required
+	// on /v1/ routes and on every route for clients on other machines.
+	APIKeyHash string
 	// MaxBodyBytes caps request bodies; 0 means DefaultMaxBodyBytes.
 	MaxBodyBytes int64
 	// Assets is the built UI (frontend/dist); nil or without index.html
@@ -48,7 +49,7 @@ func New(cfg Config, backend Backend, hub *Hub) *Handler {
 		limit = DefaultMaxBodyBytes
 	}
 	origins := append(append([]string{}, AppOrigins...), cfg.AllowedOrigins...)
-	h.public = checkHost(cfg.AllowedHosts, checkOrigin(origins, checkKey(cfg.APIKey, limitBody(limit, mux))))
+	h.public = checkHost(cfg.AllowedHosts, checkOrigin(origins, checkKey(cfg.APIKeyHash, limitBody(limit, mux))))
 	h.local = limitBody(limit, mux)
 	return h
 }
@@ -73,7 +74,18 @@ func (h *Handler) routes(assets fs.FS) *http.ServeMux {
 	route(mux, "GET", "/api/events", h.handleEvents)
 	route(mux, "POST", "/api/server/start", h.handleServerAction(h.backend.StartServer))
 	route(mux, "POST", "/api/server/stop", h.handleServerAction(h.backend.StopServer))
-	route(mux, "GET", "/v1/models", handleModels)
+	route(mux, "POST", "/api/window/show", h.handleShowWindow)
+	route(mux, "GET", "/api/settings", h.handleGetSettings)
+	mux.HandleFunc("PUT /api/settings", h.handlePutSettings)
+	route(mux, "GET", "/api/models", h.handleLocalModels)
+	// No 405 fallbacks for these two: a method-less "/api/models/pull" would
+	// conflict with "DELETE /api/models/{repo...}" in the mux.
+	mux.HandleFunc("POST /api/models/pull", h.handlePull)
+	mux.HandleFunc("DELETE /api/models/{repo...}", h.handleDeleteModel)
+	route(mux, "GET", "/api/downloads", h.handleDownloads)
+	route(mux, "POST", "/api/downloads/{id}/cancel", h.handleCancel)
+	route(mux, "GET", "/api/hub/search", h.handleSearch)
+	route(mux, "GET", "/v1/models", h.handleModels)
 	mux.HandleFunc("/api/", notFound)
 	mux.HandleFunc("/v1/", notFound)
 	mux.Handle("/", onlyGet(assetHandler(assets)))

@@ -4,15 +4,55 @@ import (
 	"context"
 	"encoding/json"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/lmx-app/lmx/store"
 )
 
-// fakeBackend records server actions and reports a fixed status.
+// fakeBackend records server actions and reports a fixed status; its
+// settings live in memory and its library is a fixed list. Library actions
+// that reach the Hub are tested against the real app (app/library_test.go).
 type fakeBackend struct {
-	mu      sync.Mutex
-	running bool
+	LibraryBackend // nil: calling an unlisted method fails the test with a panic
+
+	mu       sync.Mutex
+	running  bool
+	settings store.Settings
+	models   []LocalModel
+	shown    int
+}
+
+func (f *fakeBackend) Settings() (store.Settings, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.settings, nil
+}
+
+func (f *fakeBackend) UpdateSettings(edit func(*store.Settings) error) (store.Settings, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	s := f.settings
+	s.Server.CORSOrigins = slices.Clone(s.Server.CORSOrigins)
+	if err := edit(&s); err != nil {
+		return store.Settings{}, err
+	}
+	if err := s.Validate(); err != nil {
+		return store.Settings{}, err
+	}
+	f.settings = s
+	return s, nil
+}
+
+func (f *fakeBackend) Models() []LocalModel { return f.models }
+
+func (f *fakeBackend) ShowWindow() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.shown++
+	return nil
 }
 
 func (f *fakeBackend) Status(context.Context) Status {
@@ -35,10 +75,14 @@ func serve(t *testing.T, cfg Config, method, target string, header map[string]st
 	t.Helper()
 	h := New(cfg, &fakeBackend{running: true}, NewHub())
 	r := httptest.NewRequest(method, target, nil)
-	r.Host = "127.0.0.1:1235"
+	r.Host, r.RemoteAddr = "127.0.0.1:1235", "127.0.0.1:50000"
 	for k, v := range header {
-		if k == "Host" {
+		switch k {
+		case "Host":
 			r.Host = v
+			continue
+		case "RemoteAddr":
+			r.RemoteAddr = v
 			continue
 		}
 		r.Header.Set(k, v)
@@ -168,11 +212,19 @@ func TestAPIKey(t *testing.T) {
 		{"x-api-key", "s3cret", "/v1/models", map[string]string{"X-Api-Key": "s3cret"}, 200},
 		{"wrong key", "s3cret", "/v1/models", map[string]string{"Authorization": "Bearer s3cre"}, 401},
 		{"basic auth is not a key", "s3cret", "/v1/models", map[string]string{"Authorization": "Basic s3cret"}, 401},
-		{"management api needs no key", "s3cret", "/api/status", nil, 200},
+		{"management api needs no key from this machine", "s3cret", "/api/status", nil, 200},
+		{"management api from another machine", "s3cret", "/api/status", map[string]string{"RemoteAddr": "192.168.1.20:50000"}, 401},
+		{"management api from another machine with key", "s3cret", "/api/status",
+			map[string]string{"RemoteAddr": "192.168.1.20:50000", "Authorization": "Bearer s3cret"}, 200},
+		{"ipv6 loopback peer", "s3cret", "/api/status", map[string]string{"RemoteAddr": "[::1]:50000"}, 200},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			w := serve(t, Config{APIKey: c.key}, "GET", c.path, c.header)
+			cfg := Config{}
+			if c.key != "" {
+				cfg.APIKeyHash = store.HashAPIKey(c.key)
+			}
+			w := serve(t, cfg, "GET", c.path, c.header)
 			if w.Code != c.want {
 				t.Fatalf("status %d, want %d: %s", w.Code, c.want, w.Body.String())
 			}

@@ -1,12 +1,13 @@
 package api
 
 import (
-	"crypto/subtle"
 	"fmt"
 	"net"
 	"net/http"
 	"slices"
 	"strings"
+
+	"github.com/lmx-app/lmx/store"
 )
 
 // loopbackHosts are the Host names every server accepts: the server listens on
@@ -107,19 +108,31 @@ func requestKey(r *http.Request) string {
 	return ""
 }
 
-// checkKey requires key on /v1/ routes when key is not empty.
-func checkKey(key string, next http.Handler) http.Handler {
-	if key == "" {
+// checkKey requires the key whose HashAPIKey is hash, when hash is set: on
+// /v1/ routes always, and on every route for clients on other machines (the
+// management API changes settings; the local UI reaches it without a key).
+func checkKey(hash string, next http.Handler) http.Handler {
+	if hash == "" {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasPrefix(r.URL.Path, "/v1/") &&
-			subtle.ConstantTimeCompare([]byte(requestKey(r)), []byte(key)) != 1 {
+		needed := strings.HasPrefix(r.URL.Path, "/v1/") || !fromLoopback(r)
+		if needed && !store.KeyMatches(requestKey(r), hash) {
 			writeError(w, fmt.Errorf("%w: send it as \"Authorization: Bearer <key>\" or \"x-api-key\"", ErrUnauthorized))
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// fromLoopback reports whether the request's TCP peer is on this machine.
+func fromLoopback(r *http.Request) bool {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return false
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // limitBody caps every request body at limit bytes (no cap when limit <= 0).

@@ -1,8 +1,9 @@
 package api
 
 import (
-	"context"
 	"net/http"
+
+	"github.com/lmx-app/lmx/store/hub"
 )
 
 // Status is the body of GET /api/status and of every SSE "status" event: what
@@ -15,6 +16,13 @@ type Status struct {
 	// Memory is the host's memory; nil with MemoryError set when it cannot be read.
 	Memory      *Memory `json:"memory,omitempty"`
 	MemoryError string  `json:"memory_error,omitempty"`
+	// Models are the installed models (supported or not, with the reason).
+	Models      []LocalModel `json:"models"`
+	ModelsError string       `json:"models_error,omitempty"`
+	// ModelHint, set while no supported model is installed, says how to get one.
+	ModelHint string `json:"model_hint,omitempty"`
+	// Downloads are the recorded downloads with live progress.
+	Downloads []hub.Progress `json:"downloads"`
 }
 
 // ServerStatus describes the public HTTP listener.
@@ -49,18 +57,6 @@ type Memory struct {
 	Compressed uint64 `json:"compressed"`
 	// WiredLimit is macOS's iogpu.wired_limit_mb in bytes; 0 when unknown.
 	WiredLimit uint64 `json:"wired_limit"`
-}
-
-// Backend is what the handlers need from the application. Methods are called
-// from HTTP handler goroutines concurrently.
-type Backend interface {
-	// Status returns a fresh snapshot.
-	Status(ctx context.Context) Status
-	// StartServer starts the public listener (a no-op when it runs).
-	StartServer() error
-	// StopServer closes the public listener; in-process callers (the app
-	// window) keep working.
-	StopServer() error
 }
 
 // handleStatus serves GET /api/status.

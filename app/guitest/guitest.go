@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -66,10 +67,15 @@ func NoEngineEnv() []string {
 
 // Serve runs "bin serve --port 0" from a fresh temporary folder (so no
 // repository build/lib is found), waits for its "serving at" line and returns
-// the URL. The process gets SIGTERM when the test ends and must exit 0.
+// the URL. Unless env sets HF_HUB_CACHE, the model library is an empty
+// folder, so the user's models do not leak in. The process gets SIGTERM when
+// the test ends and must exit 0.
 func Serve(t *testing.T, bin string, env []string) string {
 	t.Helper()
 	dir := t.TempDir()
+	if !slices.ContainsFunc(env, func(kv string) bool { return strings.HasPrefix(kv, "HF_HUB_CACHE=") }) {
+		env = append(env, "HF_HUB_CACHE="+filepath.Join(dir, "hub"))
+	}
 	cmd := exec.Command(bin, "serve", "--port", "0", "--data-dir", filepath.Join(dir, "data"))
 	cmd.Dir, cmd.Env, cmd.Stderr = dir, env, os.Stderr
 	stdout, err := cmd.StdoutPipe()

@@ -1,0 +1,101 @@
+package app
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/lmx-app/lmx/app/api"
+	"github.com/lmx-app/lmx/store"
+)
+
+// Overrides are command-line values that apply to this run only and are
+// never saved; nil fields keep the stored setting. A settings change that
+// edits the same field ends its override, so what the user sets applies.
+type Overrides struct {
+	Host   *string
+	Port   *int    // 0 picks a free port
+	APIKey *string // the key itself; the server compares its hash
+}
+
+// effective is the server configuration for stored with the overrides
+// applied.
+func (a *App) effective(stored store.ServerSettings) ServerSettings {
+	a.mu.Lock()
+	over := a.over
+	a.mu.Unlock()
+	s := ServerSettings{
+		Host: stored.Host, Port: stored.Port, APIKeyHash: stored.APIKeyHash,
+		CORSOrigins: stored.CORSOrigins, AllowedHosts: stored.AllowedHosts,
+	}
+	if over.Host != nil {
+		s.Host = *over.Host
+	}
+	if over.Port != nil {
+		s.Port = *over.Port
+	}
+	if over.APIKey != nil {
+		s.APIKeyHash = store.HashAPIKey(*over.APIKey)
+	}
+	return s
+}
+
+// Settings returns the stored settings.
+func (a *App) Settings() (store.Settings, error) {
+	return a.db.Settings()
+}
+
+// UpdateSettings applies edit to the stored settings atomically, validates
+// and saves them, and applies them: the handler's security settings at once,
+// a new address by restarting the server, new library settings by
+// reopening the library. When the server cannot start on the new address
+// the settings stay saved and the error is returned (and shown in the status).
+func (a *App) UpdateSettings(edit func(*store.Settings) error) (store.Settings, error) {
+	var before store.Settings
+	s, err := a.db.UpdateSettings(func(s *store.Settings) error {
+		before = *s
+		before.Server.CORSOrigins = slices.Clone(s.Server.CORSOrigins)
+		before.Server.AllowedHosts = slices.Clone(s.Server.AllowedHosts)
+		before.Library.ExtraFolders = slices.Clone(s.Library.ExtraFolders)
+		if err := edit(s); err != nil {
+			return err
+		}
+		if !isLoopback(s.Server.Host) && s.Server.APIKeyHash == "" {
+			return &api.ParamError{Param: "server.host", Err: fmt.Errorf("%s: %w", s.Server.Host, ErrKeyRequired)}
+		}
+		return nil
+	})
+	if err != nil {
+		return store.Settings{}, err
+	}
+	a.endOverrides(before.Server, s.Server)
+	if !sameLibrary(before.Library, s.Library) {
+		if err := a.openLibrary(s.Library); err != nil {
+			return s, fmt.Errorf("settings saved, but the library did not open: %w", err)
+		}
+	}
+	if err := a.ApplySettings(a.effective(s.Server)); err != nil {
+		return s, fmt.Errorf("settings saved, but the server did not restart: %w", err)
+	}
+	return s, nil
+}
+
+// endOverrides drops the overrides of fields that changed from old to new.
+func (a *App) endOverrides(old, new store.ServerSettings) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if old.Host != new.Host {
+		a.over.Host = nil
+	}
+	if old.Port != new.Port {
+		a.over.Port = nil
+	}
+	if old.APIKeyHash != new.APIKeyHash {
+		a.over.APIKey = nil
+	}
+}
+
+// sameLibrary reports whether two library settings find the same models.
+func sameLibrary(a, b store.LibrarySettings) bool {
+	return a.HubCache == b.HubCache && a.Endpoint == b.Endpoint && a.HubToken == b.HubToken &&
+		slices.Equal(a.ExtraFolders, b.ExtraFolders)
+}
