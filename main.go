@@ -20,6 +20,7 @@ import (
 
 	"github.com/lmx-app/lmx/app"
 	"github.com/lmx-app/lmx/app/tray"
+	enginecli "github.com/lmx-app/lmx/engine/cli"
 	"github.com/lmx-app/lmx/store"
 	"github.com/lmx-app/lmx/store/cli"
 )
@@ -41,14 +42,15 @@ type command func(ctx context.Context, args []string, stdout, stderr io.Writer) 
 
 // commands maps subcommand names to entry points: wiring one is one line.
 var commands = map[string]command{
-	"serve":   runServe,
-	"tray":    runTray,
-	"version": runVersion,
-	"pull":    cli.RunPull,
-	"ls":      cli.RunLs,
-	"rm":      cli.RunRm,
-	// Engine (engine helper), e.g.:
-	//   "generate": engine.RunGenerate, "convert": engine.RunConvert, "bench": engine.RunBench,
+	"serve":    runServe,
+	"tray":     runTray,
+	"version":  runVersion,
+	"pull":     cli.RunPull,
+	"ls":       cli.RunLs,
+	"rm":       cli.RunRm,
+	"generate": enginecli.RunGenerate,
+	"convert":  enginecli.RunConvert,
+	"bench":    enginecli.RunBench,
 }
 
 const usage = `usage: lmx [command] [flags]
@@ -61,6 +63,9 @@ commands:
   pull      download a model from Hugging Face (lmx pull mlx-community/Qwen3-0.6B-4bit)
   ls        list the installed models and whether LMX can run them
   rm        delete an installed model (lmx rm mlx-community/NAME)
+  generate  generate text from a prompt with a model folder, printing speeds
+  convert   convert a Hugging Face checkpoint into an MLX model folder (optionally quantized)
+  bench     measure prefill and decode speed, side by side with mlx_lm
   tray      the menu-bar icon process (started by the app)
   version   print the version
   help      show this help

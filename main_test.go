@@ -81,6 +81,7 @@ func TestCommandLine(t *testing.T) {
 		{"ls of an empty library", []string{"ls", "--data-dir", t.TempDir(), "--hub-cache", t.TempDir()}, 0, "MODEL", ""},
 		{"rm of a missing model", []string{"rm", "mlx-community/absent", "--data-dir", t.TempDir(), "--hub-cache", t.TempDir()}, 1, "", "not installed"},
 		{"pull without a repo", []string{"pull"}, 2, "", "usage: lmx pull"},
+		{"generate without a model", []string{"generate"}, 2, "", "usage: lmx generate"},
 		{"unknown command", []string{"bogus"}, 2, "", `unknown command "bogus"`},
 		{"bad flag value", []string{"serve", "--port", "http"}, 2, "", "invalid value"},
 		{"stray argument", []string{"serve", "extra"}, 2, "", `unexpected argument "extra"`},
