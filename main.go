@@ -20,9 +20,11 @@ import (
 
 	"github.com/lmx-app/lmx/app"
 	"github.com/lmx-app/lmx/app/tray"
+	"github.com/lmx-app/lmx/engine/arch"
 	enginecli "github.com/lmx-app/lmx/engine/cli"
 	"github.com/lmx-app/lmx/store"
 	"github.com/lmx-app/lmx/store/cli"
+	"github.com/lmx-app/lmx/store/library"
 )
 
 // dist is the built UI (npm run build in frontend/); a fresh clone holds only
@@ -74,6 +76,8 @@ flags of lmx and lmx serve:
 `
 
 func main() {
+	// The library calls a model supported when the engine has its architecture.
+	library.SupportedArchitectures = arch.Supported()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
