@@ -42,6 +42,9 @@ func TestServeWithoutEngine(t *testing.T) {
 	if !s.Server.Running || s.Server.URL != url {
 		t.Errorf("server %+v, want running at %s", s.Server, url)
 	}
+	if !strings.Contains(s.ModelHint, "lmx pull mlx-community/") || len(s.Models) != 0 {
+		t.Errorf("empty library: hint %q, models %v; want how to get a model", s.ModelHint, s.Models)
+	}
 	if s.Memory == nil || s.Memory.Total == 0 {
 		t.Errorf("memory %+v (%s), want the host's memory", s.Memory, s.MemoryError)
 	}

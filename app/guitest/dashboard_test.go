@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/lmx-app/lmx/internal/testutil"
+	"github.com/lmx-app/lmx/store/hub/hubtest"
 )
 
 // chromiumPath is Debian's Chromium unless $CHROMIUM names another.
@@ -21,9 +22,11 @@ func chromiumPath() string {
 }
 
 // TestDashboardInChromium serves the real UI with `lmx serve` (no MLX
-// runtime) and drives it in headless Chromium with frontend/tests/dashboard.mjs:
-// the page must show the server, the engine error with its fix, and memory,
-// and its Stop server button must stop the real server.
+// runtime, an empty model library, a fake Hub serving stories260k) and drives
+// it in headless Chromium with frontend/tests/dashboard.mjs: the page must
+// show the server, how to get a model, the engine error with its fix, and
+// memory; a model downloaded from the page must appear in its list and in
+// /v1/models; its Stop server button must stop the real server.
 func TestDashboardInChromium(t *testing.T) {
 	RequireUI(t)
 	root := testutil.RepoRoot(t)
@@ -37,11 +40,15 @@ func TestDashboardInChromium(t *testing.T) {
 	if _, err := os.Stat(chromiumPath()); err != nil {
 		SkipOrFail(t, "Chromium is not installed (apt-get install chromium, or set CHROMIUM)")
 	}
-	url := Serve(t, Build(t), NoEngineEnv())
+	const repo = "mlx-community/stories260k"
+	hub := hubtest.New(t)
+	hub.AddFolder(t, repo, filepath.Join(testutil.Fixtures(t), "models", "stories260k"))
+	env := append(NoEngineEnv(), "HF_ENDPOINT="+hub.URL, "HF_HUB_CACHE="+t.TempDir())
+	url := Serve(t, Build(t), env)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "node", "tests/dashboard.mjs", url, filepath.Join(root, "test-artifacts"))
+	cmd := exec.CommandContext(ctx, "node", "tests/dashboard.mjs", url, filepath.Join(root, "test-artifacts"), repo)
 	cmd.Dir = frontend
 	out, err := cmd.CombinedOutput()
 	t.Logf("dashboard.mjs:\n%s", out)

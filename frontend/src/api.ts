@@ -26,6 +26,33 @@ export interface Memory {
   wired_limit: number;
 }
 
+// LocalModel is an installed model (app/api LocalModel over library.Model).
+export interface LocalModel {
+  id: string;
+  repo: string;
+  path: string;
+  source: string;
+  size_bytes: number;
+  architecture: string;
+  params: number;
+  quantization: { bits?: number; group_size?: number; mode?: string };
+  supported: boolean;
+  reason?: string;
+}
+
+// Download is one download's progress (store/hub Progress).
+export interface Download {
+  id: string;
+  repo: string;
+  state: "queued" | "running" | "paused" | "done" | "failed" | "canceled";
+  done_bytes: number;
+  total_bytes: number;
+  bytes_per_sec: number;
+  files_done: number;
+  files_total: number;
+  error?: string;
+}
+
 export interface Status {
   version: string;
   data_dir: string;
@@ -33,23 +60,37 @@ export interface Status {
   engine: EngineStatus;
   memory?: Memory;
   memory_error?: string;
+  models: LocalModel[] | null;
+  models_error?: string;
+  model_hint?: string;
+  downloads: Download[] | null;
 }
 
 interface APIErrorBody {
   error?: { message?: string };
 }
 
-// request calls the management API and returns the status it answers with,
-// throwing the server's error message on failure.
-async function request(method: string, path: string): Promise<Status> {
-  const resp = await fetch(path, { method, headers: { Accept: "application/json" } });
-  const body = (await resp.json()) as Status & APIErrorBody;
+// call sends a management API request and returns its JSON answer, throwing
+// the server's error message on failure.
+async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
+  const headers: Record<string, string> = { Accept: "application/json" };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const resp = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const answer = (await resp.json()) as T & APIErrorBody;
   if (!resp.ok) {
-    throw new Error(body.error?.message ?? `${method} ${path}: HTTP ${resp.status}`);
+    throw new Error(answer.error?.message ?? `${method} ${path}: HTTP ${resp.status}`);
   }
-  return body;
+  return answer;
 }
+
+const request = (method: string, path: string) => call<Status>(method, path);
 
 export const fetchStatus = () => request("GET", "/api/status");
 export const startServer = () => request("POST", "/api/server/start");
 export const stopServer = () => request("POST", "/api/server/stop");
+
+// pullModel starts downloading a Hub repo; progress arrives with the status.
+export const pullModel = (repo: string) => call<{ id: string }>("POST", "/api/models/pull", { repo });
+// cancelDownload stops a download and deletes its partial files.
+export const cancelDownload = (id: string) =>
+  call<unknown>("POST", `/api/downloads/${encodeURIComponent(id)}/cancel`);

@@ -1,5 +1,6 @@
 import { type Memory, type Status, startServer, stopServer } from "./api";
 import { el, formatBytes } from "./dom";
+import { renderModels } from "./models";
 import { copyText, inWindow, openInBrowser } from "./wails";
 
 // Actions the Dashboard's buttons trigger; main.ts re-renders with the result.
@@ -14,6 +15,7 @@ export function renderDashboard(s: Status, actions: Actions): HTMLElement {
     "div",
     { class: "dashboard" },
     serverCard(s, actions),
+    renderModels(s, actions),
     engineCard(s),
     memoryCard(s),
     el("footer", { class: "meta" }, `LMX ${s.version}`, s.data_dir ? ` · data in ${s.data_dir}` : ""),

@@ -1,6 +1,7 @@
 // Drives the dashboard served by a running `lmx serve` (started without the
-// MLX runtime) in headless Chromium, and screenshots it.
-// usage: node tests/dashboard.mjs URL ARTIFACT_DIR
+// MLX runtime, with an empty model library and a Hub that serves REPO) in
+// headless Chromium, and screenshots it.
+// usage: node tests/dashboard.mjs URL ARTIFACT_DIR REPO
 // Chromium: $CHROMIUM or /usr/bin/chromium (Debian's package).
 import assert from "node:assert/strict";
 import { mkdtempSync, mkdirSync, rmSync } from "node:fs";
@@ -8,9 +9,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
 
-const [url, artifacts] = process.argv.slice(2);
-if (!url || !artifacts) {
-  console.error("usage: node tests/dashboard.mjs URL ARTIFACT_DIR");
+const [url, artifacts, repo] = process.argv.slice(2);
+if (!url || !artifacts || !repo) {
+  console.error("usage: node tests/dashboard.mjs URL ARTIFACT_DIR REPO");
   process.exit(2);
 }
 mkdirSync(artifacts, { recursive: true });
@@ -58,7 +59,24 @@ try {
   await check("shows the system memory", async () => {
     assert.match(await page.locator("#memory").innerText(), /[\d.]+ [KMGT]iB of [\d.]+ GiB used \(\d+%\)/);
   });
+  await check("with no model installed, says how to get one", async () => {
+    assert.match(await page.locator("#model-hint").innerText(), /lmx pull mlx-community\/Qwen3-0\.6B-4bit/);
+    assert.equal(await page.locator("#model-list").count(), 0);
+  });
   await page.screenshot({ path: join(artifacts, "dashboard.png"), fullPage: true });
+
+  await check("a model downloaded from the dashboard appears in its list and in /v1/models", async () => {
+    await page.locator("#pull-repo").fill(repo);
+    await page.getByRole("button", { name: "Download" }).click();
+    const row = page.locator(`#model-list li[data-id="${repo}"]`);
+    await row.waitFor({ timeout: 30000 });
+    assert.match(await row.innerText(), /llama · unquantized/);
+    assert.equal(await page.locator("#model-hint").count(), 0);
+    const models = await (await fetch(`${url}/v1/models`)).json();
+    assert.deepEqual(models.data.map((m) => m.id), [repo]);
+    assert.equal(models.data[0].owned_by, repo.split("/")[0]);
+  });
+  await page.screenshot({ path: join(artifacts, "dashboard-model.png"), fullPage: true });
 
   await check("Stop server stops it and the page notices the lost event stream", async () => {
     await page.getByRole("button", { name: "Stop server" }).click();

@@ -1,0 +1,87 @@
+import { type Download, type LocalModel, type Status, cancelDownload, pullModel } from "./api";
+import { el, formatBytes } from "./dom";
+
+// The Models card of the Dashboard: the installed models, downloads in
+// progress, and a field to download one from Hugging Face.
+
+// ModelActions are what the card's controls do; main.ts supplies them.
+export interface ModelActions {
+  flash(message: string): void;
+}
+
+// pullForm is built once and moved into each rendering, so what the user is
+// typing survives the status updates that re-render the page.
+let pullForm: HTMLFormElement | null = null;
+
+function formFor(actions: ModelActions): HTMLFormElement {
+  if (pullForm) return pullForm;
+  const input = el("input", {
+    id: "pull-repo", type: "text", placeholder: "mlx-community/Qwen3-0.6B-4bit",
+    "aria-label": "Hugging Face repo to download", spellcheck: "false",
+  });
+  const form = el("form", { class: "pull" }, input, el("button", { type: "submit" }, "Download"));
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    const repo = input.value.trim();
+    if (!repo) return;
+    pullModel(repo).then(
+      () => {
+        input.value = "";
+        actions.flash(`Downloading ${repo}`);
+      },
+      (err: Error) => actions.flash(err.message),
+    );
+  });
+  pullForm = form;
+  return form;
+}
+
+// renderModels builds the Models card for one status snapshot.
+export function renderModels(s: Status, actions: ModelActions): HTMLElement {
+  const models = s.models ?? [];
+  const active = (s.downloads ?? []).filter((d) => d.state !== "done");
+  return el(
+    "section",
+    { class: "card", id: "models" },
+    el("h2", {}, "Models"),
+    s.model_hint ? el("p", { class: "hint", id: "model-hint" }, s.model_hint) : null,
+    models.length ? el("ul", { class: "models", id: "model-list" }, ...models.map(modelRow)) : null,
+    active.length ? el("ul", { class: "downloads", id: "download-list" }, ...active.map((d) => downloadRow(d, actions))) : null,
+    s.models_error ? el("p", { class: "error" }, s.models_error) : null,
+    formFor(actions),
+  );
+}
+
+function quant(m: LocalModel): string {
+  const q = m.quantization;
+  return q.bits ? `${q.bits}-bit` : "unquantized";
+}
+
+function modelRow(m: LocalModel): HTMLElement {
+  const facts = [formatBytes(m.size_bytes), m.architecture || "unknown architecture", quant(m)].join(" · ");
+  return el(
+    "li",
+    { "data-id": m.id, class: m.supported ? "model" : "model unsupported" },
+    el("span", { class: "model-id" }, m.id),
+    " ",
+    el("span", { class: "muted" }, facts),
+    m.supported ? null : el("span", { class: "error" }, ` — not supported: ${m.reason ?? "unknown reason"}`),
+  );
+}
+
+function downloadRow(d: Download, actions: ModelActions): HTMLElement {
+  const pct = d.total_bytes ? Math.floor((d.done_bytes / d.total_bytes) * 100) : 0;
+  const cancel = el("button", { type: "button", class: "secondary" }, "Cancel");
+  cancel.addEventListener("click", () => {
+    cancelDownload(d.id).then(() => actions.flash(`Canceled ${d.repo}`), (err: Error) => actions.flash(err.message));
+  });
+  const speed = d.state === "running" && d.bytes_per_sec > 0 ? ` · ${formatBytes(d.bytes_per_sec)}/s` : "";
+  return el(
+    "li",
+    { "data-id": d.id },
+    el("span", { class: "model-id" }, d.repo),
+    ` ${d.state} ${pct}% (${formatBytes(d.done_bytes)} of ${formatBytes(d.total_bytes)})${speed}`,
+    d.error ? el("span", { class: "error" }, ` ${d.error}`) : null,
+    cancel,
+  );
+}
