@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs the desktop build of LMX in a fresh Xvfb: waits for its window,
 # screenshots it, stops and restarts the server with the window's button
-# (keyboard), then sends SIGTERM and checks that the app and its menu-bar
-# child exit. Invoked by TestWindowUnderXvfb (window_test.go).
+# (keyboard), launches it again (which must hand over to the running one and
+# exit), then sends SIGTERM and checks that the app and its menu-bar child
+# exit. Invoked by TestWindowUnderXvfb (window_test.go).
 # usage: window.sh BINARY PORT ARTIFACT_DIR
 # needs: Xvfb, xdotool, imagemagick (import, convert), dbus-daemon
 set -euo pipefail
@@ -65,6 +66,13 @@ xdotool mousemove --window "$wid" 600 20 click 1
 xdotool key Tab Tab Return
 wait_for 10 "the window's Start server to reopen port $port" port_open
 echo "stopped and restarted the server from the window"
+
+# A second launch on the same data dir shows this window and exits.
+second=$(cd "$work" && timeout 20 "$bin" --data-dir "$work/data" 2>&1) || fail "second launch failed: $second"
+[[ $second == *"LMX is already running (data dir $work/data); using that instance"* ]] ||
+  fail "second launch said: $second"
+alive "$app" || fail "the first instance died when the second started"
+echo "a second launch handed over to the running instance"
 
 tray=$(pgrep -P "$app" -f ' tray$' || true)
 [[ -n $tray ]] || fail "no menu-bar child (lmx tray) running"

@@ -54,7 +54,8 @@ func freePort(t *testing.T) int {
 
 // TestWindowUnderXvfb runs the real Wails window (window.sh): it must render
 // the dashboard, stop and restart the server from its button through the
-// in-process API, and exit with its menu-bar child on SIGTERM.
+// in-process API, answer a second launch by showing itself (the second
+// exits 0), and exit with its menu-bar child on SIGTERM.
 func TestWindowUnderXvfb(t *testing.T) {
 	requireDesktopTools(t)
 	RequireUI(t)
