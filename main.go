@@ -111,8 +111,8 @@ func printUsage(w io.Writer) {
 	flags.PrintDefaults()
 }
 
-// serverFlags declares the flags shared by the app and serve. Their values
-// override the settings for this run only.
+// serverFlags are the flags shared by the app and serve. Those given on the
+// command line override the settings for this run only.
 type serverFlags struct {
 	host, apiKey, dataDir string
 	port                  int

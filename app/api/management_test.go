@@ -58,6 +58,9 @@ func TestSettingsEndpoints(t *testing.T) {
 			}
 			if st.want == 400 {
 				e := decodeError(t, w)
+				if strings.Contains(e.Message, "Settings.") {
+					t.Errorf("message %q names a Go type, not the JSON field", e.Message)
+				}
 				if (st.wantParam == "") != (e.Param == nil) || e.Param != nil && *e.Param != st.wantParam || e.Type != "invalid_request_error" {
 					t.Errorf("error %+v, want param %q", e, st.wantParam)
 				}

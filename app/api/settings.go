@@ -60,6 +60,7 @@ func mergeSettings(s *store.Settings, body []byte) error {
 		if errors.As(err, &pe) {
 			// Name the field as the client wrote it, not through the embedding.
 			pe.Param = strings.TrimPrefix(pe.Param, "Settings.")
+			pe.Err = errors.New(strings.TrimPrefix(pe.Err.Error(), "Settings."))
 		}
 		return err
 	}
@@ -98,7 +99,7 @@ func decodeJSON(body []byte, v any) error {
 	var typeErr *json.UnmarshalTypeError
 	switch {
 	case errors.As(err, &typeErr):
-		return &ParamError{Param: typeErr.Field, Err: fmt.Errorf("%s must be a JSON %s: %w", typeErr.Field, typeErr.Type, ErrInvalidRequest)}
+		return &ParamError{Param: typeErr.Field, Err: fmt.Errorf("%s must be a JSON %s", typeErr.Field, typeErr.Type)}
 	case err != nil:
 		return fmt.Errorf("%w: body: %w", ErrInvalidRequest, err)
 	case dec.More():
