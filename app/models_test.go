@@ -158,3 +158,39 @@ func TestHubSearchThroughTheAPI(t *testing.T) {
 		})
 	}
 }
+
+func TestDownloadProgressOnTheEventStream(t *testing.T) {
+	a := fakeHubApp(t)
+	events := openEvents(t, a.URL())
+	if code, body := call(t, "POST", a.URL()+"/api/models/pull", `{"repo":"`+stories+`"}`, ""); code != 202 {
+		t.Fatalf("pull = %d %s", code, body)
+	}
+	done := make(chan api.Status, 1)
+	go func() {
+		for {
+			line, err := events.ReadString('\n')
+			if err != nil {
+				return
+			}
+			var s api.Status
+			data, ok := strings.CutPrefix(line, "data: ")
+			if !ok || json.Unmarshal([]byte(data), &s) != nil {
+				continue
+			}
+			for _, d := range s.Downloads {
+				if d.Repo == stories && d.State == "done" && len(s.Models) == 1 {
+					done <- s
+					return
+				}
+			}
+		}
+	}()
+	select {
+	case s := <-done:
+		if s.ModelHint != "" || s.Models[0].ID != stories {
+			t.Errorf("event after the download: hint %q, models %+v", s.ModelHint, s.Models)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("no status event announced the finished download with the model installed")
+	}
+}
