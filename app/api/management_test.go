@@ -47,6 +47,8 @@ func TestSettingsEndpoints(t *testing.T) {
 			func(s store.Settings) bool { return store.KeyMatches("sk-1", s.Server.APIKeyHash) }},
 		{"cors origins replace the list", `{"server":{"cors_origins":["http://localhost:3000"]}}`, 200, "",
 			func(s store.Settings) bool { return len(s.Server.CORSOrigins) == 1 && s.Server.Port == 1240 }},
+		{"store a hub token", `{"library":{"hub_token":"hf_secret"}}`, 200, "",
+			func(s store.Settings) bool { return s.Library.HubToken == "hf_secret" && s.Server.Port == 1240 }},
 		{"remove the api key", `{"api_key":""}`, 200, "",
 			func(s store.Settings) bool { return s.Server.APIKeyHash == "" }},
 	}
@@ -65,8 +67,10 @@ func TestSettingsEndpoints(t *testing.T) {
 					t.Errorf("error %+v, want param %q", e, st.wantParam)
 				}
 			}
-			if strings.Contains(w.Body.String(), "api_key_hash") || strings.Contains(w.Body.String(), "sk-1") {
-				t.Errorf("response leaks the key or its hash: %s", w.Body.String())
+			for _, secret := range []string{"api_key_hash", "sk-1", "hf_secret"} {
+				if strings.Contains(w.Body.String(), secret) {
+					t.Errorf("response leaks %s: %s", secret, w.Body.String())
+				}
 			}
 			s, _ := b.Settings()
 			if st.check != nil && !st.check(s) {
@@ -76,7 +80,7 @@ func TestSettingsEndpoints(t *testing.T) {
 	}
 	get := send(h, "GET", "/api/settings", "", "127.0.0.1:50000")
 	var body map[string]any
-	if err := json.Unmarshal(get.Body.Bytes(), &body); err != nil || body["api_key_set"] != false || body["server"].(map[string]any)["port"] != 1240.0 {
+	if err := json.Unmarshal(get.Body.Bytes(), &body); err != nil || body["api_key_set"] != false || body["hub_token_set"] != true || body["server"].(map[string]any)["port"] != 1240.0 {
 		t.Errorf("GET /api/settings = %s (%v)", get.Body.String(), err)
 	}
 }

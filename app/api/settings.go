@@ -21,6 +21,9 @@ type SettingsBody struct {
 	APIKey *string `json:"api_key,omitempty"`
 	// APIKeySet, on GET, says whether a key is required.
 	APIKeySet bool `json:"api_key_set"`
+	// HubTokenSet, on GET, says whether a Hugging Face token is stored; like
+	// the key, the token is write-only (library.hub_token on PUT).
+	HubTokenSet bool `json:"hub_token_set"`
 }
 
 // handleGetSettings serves GET /api/settings.
@@ -74,11 +77,11 @@ func mergeSettings(s *store.Settings, body []byte) error {
 	return nil
 }
 
-// writeSettings answers with s, its key hash left out.
+// writeSettings answers with s, its secrets (key hash, Hub token) left out.
 func writeSettings(w http.ResponseWriter, s store.Settings) {
-	set := s.Server.APIKeyHash != ""
-	s.Server.APIKeyHash = ""
-	writeJSON(w, http.StatusOK, SettingsBody{Settings: &s, APIKeySet: set})
+	body := SettingsBody{Settings: &s, APIKeySet: s.Server.APIKeyHash != "", HubTokenSet: s.Library.HubToken != ""}
+	s.Server.APIKeyHash, s.Library.HubToken = "", ""
+	writeJSON(w, http.StatusOK, body)
 }
 
 // decodeBody decodes a request's JSON body into v (see decodeJSON).
