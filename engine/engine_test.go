@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"github.com/lmx-app/lmx/internal/mlxtest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -13,16 +14,6 @@ import (
 	"github.com/lmx-app/lmx/internal/testutil"
 	"github.com/lmx-app/lmx/metal"
 )
-
-func requireMLX(t testing.TB) {
-	t.Helper()
-	if err := metal.Load(""); err != nil {
-		if os.Getenv("LMX_REQUIRE_MLX") == "1" {
-			t.Fatalf("LMX_REQUIRE_MLX=1 but: %v", err)
-		}
-		t.Skipf("MLX runtime absent (run build/mlx.sh): %v", err)
-	}
-}
 
 // referenceInts reads int32 tensors from a fixture's reference.safetensors.
 func referenceInts(t *testing.T, dir string, names ...string) [][]int32 {
@@ -43,7 +34,7 @@ func referenceInts(t *testing.T, dir string, names ...string) [][]int32 {
 }
 
 func TestLoadGenerateClose(t *testing.T) {
-	requireMLX(t)
+	mlxtest.Require(t)
 	ctx := context.Background()
 	dir := filepath.Join(testutil.Fixtures(t), "models", "stories260k")
 	before, err := MemoryStats(ctx)
@@ -85,7 +76,7 @@ func TestLoadGenerateClose(t *testing.T) {
 }
 
 func TestLoadErrors(t *testing.T) {
-	requireMLX(t)
+	mlxtest.Require(t)
 	_, err := Load(context.Background(), filepath.Join(t.TempDir(), "nope"), Options{})
 	if err == nil || !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("missing folder: %v", err)

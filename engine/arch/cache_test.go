@@ -2,6 +2,7 @@ package arch
 
 import (
 	"errors"
+	"github.com/lmx-app/lmx/internal/mlxtest"
 	"path/filepath"
 	"testing"
 
@@ -13,12 +14,12 @@ import (
 func newCaches(t *testing.T, m Model, opts CacheOptions) ([]cache.Cache, error) {
 	var caches []cache.Cache
 	var err error
-	do(t, func() error {
+	mlxtest.Do(t, func() error {
 		caches, err = m.NewCaches(opts)
 		return nil
 	})
 	t.Cleanup(func() {
-		do(t, func() error {
+		mlxtest.Do(t, func() error {
 			for _, c := range caches {
 				c.Free()
 			}
@@ -32,7 +33,7 @@ func newCaches(t *testing.T, m Model, opts CacheOptions) ([]cache.Cache, error) 
 // chunks of 5 (crossing gemma3's window of 8 inside the rotating cache) and
 // compares each chunk's logits with the reference rows.
 func TestFixtureChunkedPrefill(t *testing.T) {
-	requireMLX(t)
+	mlxtest.Require(t)
 	for _, dir := range fixtureModels(t, "stories260k") {
 		t.Run(filepath.Base(dir), func(t *testing.T) {
 			m := loadModel(t, dir)
@@ -57,7 +58,7 @@ func TestFixtureChunkedPrefill(t *testing.T) {
 // TestFixtureBatch runs the three reference prompts (lengths 1, 5, 23) as one
 // left-padded batch and compares each row with the single-prompt reference.
 func TestFixtureBatch(t *testing.T) {
-	requireMLX(t)
+	mlxtest.Require(t)
 	for _, dir := range fixtureModels(t, "stories260k") {
 		t.Run(filepath.Base(dir), func(t *testing.T) {
 			m := loadModel(t, dir)
@@ -81,7 +82,7 @@ func TestFixtureBatch(t *testing.T) {
 				t.Fatal(err)
 			}
 			var got []float32
-			do(t, func() error {
+			mlxtest.Do(t, func() error {
 				x := metal.FromInt32(flat, len(prompts), width)
 				got, err = m.Logits(m.Hidden(x, caches)).Float32s()
 				return err
@@ -99,7 +100,7 @@ func TestFixtureBatch(t *testing.T) {
 }
 
 func TestStoriesPromptLogits(t *testing.T) {
-	requireMLX(t)
+	mlxtest.Require(t)
 	dir := filepath.Join(fixtureModels(t)[0], "..", "stories260k")
 	m := loadModel(t, dir)
 	ref := readReference(t, dir)

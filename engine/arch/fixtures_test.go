@@ -1,7 +1,7 @@
 package arch
 
 import (
-	"context"
+	"github.com/lmx-app/lmx/internal/mlxtest"
 	"math"
 	"os"
 	"path/filepath"
@@ -11,25 +11,6 @@ import (
 	"github.com/lmx-app/lmx/internal/testutil"
 	"github.com/lmx-app/lmx/metal"
 )
-
-// requireMLX loads the MLX runtime or skips (fails under LMX_REQUIRE_MLX=1).
-func requireMLX(t testing.TB) {
-	t.Helper()
-	if err := metal.Load(""); err != nil {
-		if os.Getenv("LMX_REQUIRE_MLX") == "1" {
-			t.Fatalf("LMX_REQUIRE_MLX=1 but: %v", err)
-		}
-		t.Skipf("MLX runtime absent (run build/mlx.sh): %v", err)
-	}
-}
-
-// do runs fn on the MLX thread, failing the test on error.
-func do(t testing.TB, fn func() error) {
-	t.Helper()
-	if err := metal.Do(context.Background(), fn); err != nil {
-		t.Fatal(err)
-	}
-}
 
 // fixtureModels lists every folder of fixtures/models except the named ones.
 func fixtureModels(t *testing.T, except ...string) []string {
@@ -64,7 +45,7 @@ type reference struct {
 // readReference loads reference.safetensors (on the MLX thread).
 func readReference(t *testing.T, dir string) *reference {
 	ref := &reference{ints: map[string][]int32{}, floats: map[string][]float32{}, shapes: map[string][]int{}}
-	do(t, func() error {
+	mlxtest.Do(t, func() error {
 		arrays, meta, err := metal.LoadSafetensors(filepath.Join(dir, "reference.safetensors"))
 		if err != nil {
 			return err
@@ -89,12 +70,12 @@ func readReference(t *testing.T, dir string) *reference {
 // loadModel loads a fixture model, freeing it when the test ends.
 func loadModel(t *testing.T, dir string) Model {
 	var m Model
-	do(t, func() error {
+	mlxtest.Do(t, func() error {
 		var err error
 		m, _, err = Load(dir)
 		return err
 	})
-	t.Cleanup(func() { do(t, func() error { FreeModel(m); return nil }) })
+	t.Cleanup(func() { mlxtest.Do(t, func() error { FreeModel(m); return nil }) })
 	return m
 }
 
@@ -112,7 +93,7 @@ func relErr(a []float32, b []float32) float64 {
 // logitsOf runs ids through m in one pass (no cache) and reads [L, V] back.
 func logitsOf(t *testing.T, m Model, ids []int32, caches []cache.Cache) []float32 {
 	var out []float32
-	do(t, func() error {
+	mlxtest.Do(t, func() error {
 		x := metal.FromInt32(ids, 1, len(ids))
 		logits := metal.Astype(m.Logits(m.Hidden(x, caches)), metal.Float32)
 		var err error
@@ -123,7 +104,7 @@ func logitsOf(t *testing.T, m Model, ids []int32, caches []cache.Cache) []float3
 }
 
 func TestFixtureLogits(t *testing.T) {
-	requireMLX(t)
+	mlxtest.Require(t)
 	for _, dir := range fixtureModels(t, "stories260k") {
 		t.Run(filepath.Base(dir), func(t *testing.T) {
 			m := loadModel(t, dir)

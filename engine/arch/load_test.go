@@ -2,6 +2,7 @@ package arch
 
 import (
 	"errors"
+	"github.com/lmx-app/lmx/internal/mlxtest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -41,7 +42,7 @@ func must(t *testing.T, err error) {
 }
 
 func TestLoadFailuresFreeEverything(t *testing.T) {
-	requireMLX(t)
+	mlxtest.Require(t)
 	src := filepath.Join(fixtureModels(t)[0], "..", "qwen3_moe")
 	tests := []struct {
 		name string
@@ -75,7 +76,7 @@ func TestLoadFailuresFreeEverything(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := tt.dir(t)
-			do(t, func() error {
+			mlxtest.Do(t, func() error {
 				metal.ClearCache()
 				before := metal.ActiveMemory()
 				_, _, err := Load(dir)
@@ -92,9 +93,9 @@ func TestLoadFailuresFreeEverything(t *testing.T) {
 }
 
 func TestLoadFreesOnUnload(t *testing.T) {
-	requireMLX(t)
+	mlxtest.Require(t)
 	dir := filepath.Join(fixtureModels(t)[0], "..", "llama")
-	do(t, func() error {
+	mlxtest.Do(t, func() error {
 		before := metal.ActiveMemory()
 		m, _, err := Load(dir)
 		if err != nil {

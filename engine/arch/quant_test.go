@@ -2,6 +2,7 @@ package arch
 
 import (
 	"encoding/json"
+	"github.com/lmx-app/lmx/internal/mlxtest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,7 +18,7 @@ import (
 func quantizeFixture(t *testing.T, src string, overrides map[string]any) (qdir, fdir string) {
 	qdir, fdir = t.TempDir(), t.TempDir()
 	const group, bits = 32, 8
-	do(t, func() error {
+	mlxtest.Do(t, func() error {
 		arrays, _, err := metal.LoadSafetensors(filepath.Join(src, "model.safetensors"))
 		if err != nil {
 			return err
@@ -73,7 +74,7 @@ func writeConfig(t *testing.T, src, dst string, quant, overrides map[string]any)
 }
 
 func TestQuantizedWeightsMatchDequantized(t *testing.T) {
-	requireMLX(t)
+	mlxtest.Require(t)
 	models := filepath.Join(fixtureModels(t)[0], "..")
 	tests := []struct {
 		model     string
@@ -104,13 +105,13 @@ func TestQuantizedWeightsMatchDequantized(t *testing.T) {
 }
 
 func TestHalfPrecisionWeights(t *testing.T) {
-	requireMLX(t)
+	mlxtest.Require(t)
 	src := filepath.Join(fixtureModels(t)[0], "..", "gemma3_text")
 	ref := readReference(t, src)
 	for _, dt := range []metal.Dtype{metal.Float16, metal.BFloat16} {
 		t.Run(dt.String(), func(t *testing.T) {
 			dir := t.TempDir()
-			do(t, func() error {
+			mlxtest.Do(t, func() error {
 				arrays, _, err := metal.LoadSafetensors(filepath.Join(src, "model.safetensors"))
 				if err != nil {
 					return err

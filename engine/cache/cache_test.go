@@ -1,31 +1,12 @@
 package cache
 
 import (
-	"context"
-	"os"
+	"github.com/lmx-app/lmx/internal/mlxtest"
 	"slices"
 	"testing"
 
 	"github.com/lmx-app/lmx/metal"
 )
-
-func requireMLX(t testing.TB) {
-	t.Helper()
-	if err := metal.Load(""); err != nil {
-		if os.Getenv("LMX_REQUIRE_MLX") == "1" {
-			t.Fatalf("LMX_REQUIRE_MLX=1 but: %v", err)
-		}
-		t.Skipf("MLX runtime absent (run build/mlx.sh): %v", err)
-	}
-}
-
-func do(t testing.TB, fn func() error) {
-	t.Helper()
-	requireMLX(t)
-	if err := metal.Do(context.Background(), fn); err != nil {
-		t.Fatal(err)
-	}
-}
 
 // positions returns k [1, 1, n, 2] whose rows hold their position p as (p, -p).
 func positions(start, n int) *metal.Array {
@@ -58,7 +39,7 @@ func seq(a, b int) []int {
 }
 
 func TestKVGrowsTrimsRestores(t *testing.T) {
-	do(t, func() error {
+	mlxtest.Do(t, func() error {
 		c := NewKV(nil)
 		defer c.Free()
 		var keys *metal.Array
@@ -107,7 +88,7 @@ func TestRotatingStaysBounded(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			do(t, func() error {
+			mlxtest.Do(t, func() error {
 				c := NewRotating(tt.maxSize, tt.keep)
 				defer c.Free()
 				keys, _ := c.Update(positions(0, tt.prefill), positions(0, tt.prefill))
@@ -146,7 +127,7 @@ func TestCausalMask(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			do(t, func() error {
+			mlxtest.Do(t, func() error {
 				v, err := metal.Astype(CausalMask(tt.n, tt.off, tt.window, tt.leftPad), metal.Int32).Int32s()
 				if err != nil {
 					return err

@@ -3,6 +3,7 @@ package generate
 import (
 	"context"
 	"errors"
+	"github.com/lmx-app/lmx/internal/mlxtest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -12,25 +13,6 @@ import (
 	"github.com/lmx-app/lmx/internal/testutil"
 	"github.com/lmx-app/lmx/metal"
 )
-
-// requireMLX loads the MLX runtime or skips (fails under LMX_REQUIRE_MLX=1).
-func requireMLX(t testing.TB) {
-	t.Helper()
-	if err := metal.Load(""); err != nil {
-		if os.Getenv("LMX_REQUIRE_MLX") == "1" {
-			t.Fatalf("LMX_REQUIRE_MLX=1 but: %v", err)
-		}
-		t.Skipf("MLX runtime absent (run build/mlx.sh): %v", err)
-	}
-}
-
-// do runs fn on the MLX thread, failing the test on error.
-func do(t testing.TB, fn func() error) {
-	t.Helper()
-	if err := metal.Do(context.Background(), fn); err != nil {
-		t.Fatal(err)
-	}
-}
 
 // fixture is a loaded fixture model with its reference tensors.
 type fixture struct {
@@ -48,10 +30,10 @@ func modelsDir(t testing.TB) string {
 
 // loadFixture loads fixtures/models/<name> and its reference.
 func loadFixture(t testing.TB, name string) *fixture {
-	requireMLX(t)
+	mlxtest.Require(t)
 	dir := filepath.Join(modelsDir(t), name)
 	f := &fixture{ints: map[string][]int32{}, logit: map[string][]float32{}}
-	do(t, func() error {
+	mlxtest.Do(t, func() error {
 		m, cfg, err := arch.Load(dir)
 		if err != nil {
 			return err
@@ -74,7 +56,7 @@ func loadFixture(t testing.TB, name string) *fixture {
 		}
 		return nil
 	})
-	t.Cleanup(func() { do(t, func() error { arch.FreeModel(f.m); return nil }) })
+	t.Cleanup(func() { mlxtest.Do(t, func() error { arch.FreeModel(f.m); return nil }) })
 	return f
 }
 

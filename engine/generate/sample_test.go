@@ -1,6 +1,7 @@
 package generate
 
 import (
+	"github.com/lmx-app/lmx/internal/mlxtest"
 	"math"
 	"slices"
 	"testing"
@@ -85,7 +86,7 @@ func TestLogprobsMatchReference(t *testing.T) {
 
 // TestPenalties applies each penalty to known logits and checks every value.
 func TestPenalties(t *testing.T) {
-	requireMLX(t)
+	mlxtest.Require(t)
 	logits := []float32{2, -2, 1, 0.5, -1}
 	tests := []struct {
 		name    string
@@ -103,7 +104,7 @@ func TestPenalties(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var got []float32
-			do(t, func() error {
+			mlxtest.Do(t, func() error {
 				s := newSampler(tt.s, len(logits), tt.prompt)
 				defer s.free()
 				for _, id := range tt.observe {

@@ -3,22 +3,12 @@ package layer
 import (
 	"context"
 	"errors"
-	"os"
+	"github.com/lmx-app/lmx/internal/mlxtest"
 	"testing"
 
 	"github.com/lmx-app/lmx/engine/model"
 	"github.com/lmx-app/lmx/metal"
 )
-
-func requireMLX(t testing.TB) {
-	t.Helper()
-	if err := metal.Load(""); err != nil {
-		if os.Getenv("LMX_REQUIRE_MLX") == "1" {
-			t.Fatalf("LMX_REQUIRE_MLX=1 but: %v", err)
-		}
-		t.Skipf("MLX runtime absent (run build/mlx.sh): %v", err)
-	}
-}
 
 // ropeAt applies r to a fixed one-position [1, 2, 1, 16] input at offset.
 func ropeAt(t *testing.T, r model.Rope, offset int) []float32 {
@@ -45,7 +35,7 @@ func ropeAt(t *testing.T, r model.Rope, offset int) []float32 {
 // TestRopeVariantsReduceToDefault checks each scaled rope against the plain
 // one where the scaling is the identity or a position rescale.
 func TestRopeVariantsReduceToDefault(t *testing.T) {
-	requireMLX(t)
+	mlxtest.Require(t)
 	base := model.Rope{Type: "default", Theta: 10000}
 	tests := []struct {
 		name       string
@@ -71,7 +61,7 @@ func TestRopeVariantsReduceToDefault(t *testing.T) {
 }
 
 func TestRopeUnsupported(t *testing.T) {
-	requireMLX(t)
+	mlxtest.Require(t)
 	err := metal.Do(context.Background(), func() error {
 		_, err := NewRoPE(16, false, model.Rope{Type: "mrope2", Theta: 1}, 0)
 		return err

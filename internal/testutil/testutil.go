@@ -55,3 +55,15 @@ func Python(t testing.TB) string {
 	}
 	return p
 }
+
+// Unavailable skips the test because something it needs is missing, or fails
+// it when the environment variable requireVar is "1" (CI sets LMX_REQUIRE_MLX,
+// LMX_REQUIRE_PY and LMX_REQUIRE_GUI), so a missing install never passes
+// silently there.
+func Unavailable(t testing.TB, requireVar, reason string) {
+	t.Helper()
+	if os.Getenv(requireVar) == "1" {
+		t.Fatalf("%s=1 but: %s", requireVar, reason)
+	}
+	t.Skip(reason)
+}
