@@ -150,12 +150,11 @@ func (g *run) prefill() ([]int32, error) {
 			return nil, err
 		}
 		n := min(chunk, len(p)-1)
-		var err error
-		metal.Scope(func() {
-			g.m.Hidden(metal.FromInt32(p[:n], 1, n), g.caches)
-			err = metal.Eval(cacheState(g.caches)...)
-		})
-		if err != nil {
+		// Evaluate after the scope has dropped its handles on the chunk's
+		// intermediates: only the caches hold the graph then, so MLX frees
+		// each activation as soon as it is consumed.
+		metal.Scope(func() { g.m.Hidden(metal.FromInt32(p[:n], 1, n), g.caches) })
+		if err := metal.Eval(cacheState(g.caches)...); err != nil {
 			return nil, fmt.Errorf("prefill: %w", err)
 		}
 		p = p[n:]
