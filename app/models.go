@@ -14,7 +14,7 @@ import (
 
 // NoModelHint is shown (status, dashboard, `lmx serve`) while no supported
 // model is installed.
-const NoModelHint = "No model installed: run `lmx pull mlx-community/Qwen3-0.6B-4bit`, or download one on the Models page."
+const NoModelHint = "No model installed: run `lmx pull mlx-community/Qwen3-0.6B-4bit`, or download one under Models on the dashboard."
 
 // models is the app's model library: the scan of the hub cache and extra
 // folders, the Hub client and the download manager, all reopened when the

@@ -26,3 +26,9 @@ export function formatBytes(n: number): string {
   }
   return `${v.toFixed(i === 0 ? 0 : 1)} ${units[i]}`;
 }
+
+// inlineCode splits text on `backticks` into text and <code> nodes, so a
+// server message can show a command without any HTML being interpreted.
+export function inlineCode(text: string): (Node | string)[] {
+  return text.split("`").map((part, i) => (i % 2 === 1 ? el("code", {}, part) : part));
+}

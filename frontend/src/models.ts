@@ -1,5 +1,5 @@
 import { type Download, type LocalModel, type Status, cancelDownload, pullModel } from "./api";
-import { el, formatBytes } from "./dom";
+import { el, formatBytes, inlineCode } from "./dom";
 
 // The Models card of the Dashboard: the installed models, downloads in
 // progress, and a field to download one from Hugging Face.
@@ -44,7 +44,7 @@ export function renderModels(s: Status, actions: ModelActions): HTMLElement {
     "section",
     { class: "card", id: "models" },
     el("h2", {}, "Models"),
-    s.model_hint ? el("p", { class: "hint", id: "model-hint" }, s.model_hint) : null,
+    s.model_hint ? el("p", { class: "hint", id: "model-hint" }, ...inlineCode(s.model_hint)) : null,
     models.length ? el("ul", { class: "models", id: "model-list" }, ...models.map(modelRow)) : null,
     active.length ? el("ul", { class: "downloads", id: "download-list" }, ...active.map((d) => downloadRow(d, actions))) : null,
     s.models_error ? el("p", { class: "error" }, s.models_error) : null,

@@ -61,6 +61,8 @@ try {
   });
   await check("with no model installed, says how to get one", async () => {
     assert.match(await page.locator("#model-hint").innerText(), /lmx pull mlx-community\/Qwen3-0\.6B-4bit/);
+    assert.equal(await page.locator("#model-hint code").innerText(), "lmx pull mlx-community/Qwen3-0.6B-4bit");
+    assert.doesNotMatch(await page.locator("#model-hint").innerText(), /`/);
     assert.equal(await page.locator("#model-list").count(), 0);
   });
   await page.screenshot({ path: join(artifacts, "dashboard.png"), fullPage: true });

@@ -40,7 +40,7 @@ func (c common) openStore() (*store.DB, error) {
 	}
 	db, err := store.Open(dir)
 	if errors.Is(err, store.ErrAlreadyRunning) {
-		return nil, fmt.Errorf("the LMX app is running and owns %s: use its Models page, or quit it first: %w", dir, err)
+		return nil, fmt.Errorf("the LMX app is running and owns %s: download from the Models card of its dashboard, or quit it first: %w", dir, err)
 	}
 	return db, err
 }
