@@ -103,3 +103,31 @@ func BenchmarkOpInScope(b *testing.B) {
 		b.Fatal(err)
 	}
 }
+
+// BenchmarkSwiGLU builds and evaluates silu(gate)·x on [1, 1024] fused
+// (one kernel) and with compilation off (three), as a decode step's MLP does.
+func BenchmarkSwiGLU(b *testing.B) {
+	requireMLX(b)
+	for _, compiled := range []bool{true, false} {
+		b.Run(map[bool]string{true: "compiled", false: "uncompiled"}[compiled], func(b *testing.B) {
+			err := Do(context.Background(), func() error {
+				defer SetCompile(true)
+				if err := SetCompile(compiled); err != nil {
+					return err
+				}
+				g, x := Full([]int{1, 1024}, 0.5, Float32), Full([]int{1, 1024}, 2, Float32)
+				for b.Loop() {
+					Scope(func() {
+						if err := Eval(SwiGLU(g, x)); err != nil {
+							b.Error(err)
+						}
+					})
+				}
+				return Err()
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+		})
+	}
+}

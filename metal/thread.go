@@ -79,6 +79,7 @@ func worker(started chan<- struct{}) {
 	runtime.LockOSThread()
 	workerGID.Store(goid())
 	if started != nil {
+		compileFromEnv()
 		close(started)
 	}
 	for j := range jobs {

@@ -49,8 +49,8 @@ type spec struct {
 	gemma       bool // (1 + w) norms and the sandwich block layout
 	fusedQKV    bool
 	fusedGateUp bool
-	act         func(*metal.Array) *metal.Array
-	scale       float64 // attention scale; 0 means head_dim^-0.5
+	glu         func(gate, x *metal.Array) *metal.Array // gated activation
+	scale       float64                                 // attention scale; 0 means head_dim^-0.5
 	embedScale  float64
 	tie         bool
 	ropeDims    int // rotated features; 0 means head_dim
@@ -153,7 +153,7 @@ func (s spec) attention(w *layer.Weights, p string, rope *layer.RoPE) *Attention
 // mlp builds a dense gated feed-forward of the given width.
 func (s spec) mlp(w *layer.Weights, p string, hidden int) *MLP {
 	c := s.cfg
-	m := &MLP{Act: s.act, DownProj: layer.NewLinear(w, p+".down_proj", hidden, c.HiddenSize, c.MLPBias)}
+	m := &MLP{GLU: s.glu, DownProj: layer.NewLinear(w, p+".down_proj", hidden, c.HiddenSize, c.MLPBias)}
 	if s.fusedGateUp {
 		m.GateUpProj = layer.NewLinear(w, p+".gate_up_proj", c.HiddenSize, 2*hidden, c.MLPBias)
 	} else {

@@ -62,12 +62,13 @@ func (a *Attention) heads(x *metal.Array, b, l, n int, norm *layer.RMSNorm) *met
 	return metal.Transpose(x, 0, 2, 1, 3)
 }
 
-// MLP is the gated feed-forward down(act(gate(x)) · up(x)); GateUpProj
-// replaces gate and up when the checkpoint fuses them (phi3).
+// MLP is the gated feed-forward down(GLU(gate(x), up(x))), GLU being
+// act(gate)·up fused (metal.SwiGLU, metal.GeGLU); GateUpProj replaces gate
+// and up when the checkpoint fuses them (phi3).
 type MLP struct {
 	GateProj, UpProj, DownProj *layer.Linear
 	GateUpProj                 *layer.Linear
-	Act                        func(*metal.Array) *metal.Array
+	GLU                        func(gate, up *metal.Array) *metal.Array
 }
 
 // Forward implements FeedForward.
@@ -79,7 +80,7 @@ func (m *MLP) Forward(x *metal.Array) *metal.Array {
 	} else {
 		gate, up = m.GateProj.Forward(x), m.UpProj.Forward(x)
 	}
-	return m.DownProj.Forward(metal.Mul(m.Act(gate), up))
+	return m.DownProj.Forward(m.GLU(gate, up))
 }
 
 // Block is one decoder layer. With PreFeedforwardNorm set it is Gemma's

@@ -103,26 +103,44 @@ func logitsOf(t *testing.T, m Model, ids []int32, caches []cache.Cache) []float3
 	return out
 }
 
+// TestFixtureLogits checks every fixture's logits with MLX's compilation on
+// (fused activations) and off: both must match the reference.
 func TestFixtureLogits(t *testing.T) {
 	mlxtest.Require(t)
 	for _, dir := range fixtureModels(t, "stories260k") {
 		t.Run(filepath.Base(dir), func(t *testing.T) {
 			m := loadModel(t, dir)
 			ref := readReference(t, dir)
-			for i := range 3 {
-				ids := ref.ints[name("input_ids", i)]
-				want := ref.floats[name("logits", i)]
-				got := logitsOf(t, m, ids, nil)
-				if len(got) != len(want) {
-					t.Fatalf("prompt %d: %d logits, want %d", i, len(got), len(want))
-				}
-				e := relErr(got, want)
-				t.Logf("prompt %d (%d tokens): relative error %.2g", i, len(ids), e)
-				if e > 1e-4 {
-					t.Errorf("prompt %d (%d tokens): relative error %.3g > 1e-4", i, len(ids), e)
-				}
+			for _, compiled := range []bool{true, false} {
+				t.Run(map[bool]string{true: "compiled", false: "uncompiled"}[compiled], func(t *testing.T) {
+					setCompile(t, compiled)
+					checkLogits(t, m, ref)
+				})
 			}
 		})
+	}
+}
+
+// setCompile switches MLX's compilation for one test.
+func setCompile(t *testing.T, enabled bool) {
+	mlxtest.Do(t, func() error { return metal.SetCompile(enabled) })
+	t.Cleanup(func() { mlxtest.Do(t, func() error { return metal.SetCompile(true) }) })
+}
+
+// checkLogits compares m's logits for the three reference prompts.
+func checkLogits(t *testing.T, m Model, ref *reference) {
+	for i := range 3 {
+		ids := ref.ints[name("input_ids", i)]
+		want := ref.floats[name("logits", i)]
+		got := logitsOf(t, m, ids, nil)
+		if len(got) != len(want) {
+			t.Fatalf("prompt %d: %d logits, want %d", i, len(got), len(want))
+		}
+		e := relErr(got, want)
+		t.Logf("prompt %d (%d tokens): relative error %.2g", i, len(ids), e)
+		if e > 1e-4 {
+			t.Errorf("prompt %d (%d tokens): relative error %.3g > 1e-4", i, len(ids), e)
+		}
 	}
 }
 

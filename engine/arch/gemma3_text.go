@@ -44,7 +44,7 @@ func newGemma3Text(raw *model.Config, w *layer.Weights) (Model, error) {
 		return nil, err
 	}
 	s := spec{
-		cfg: c, qkNorm: true, gemma: true, act: layer.GeluApprox,
+		cfg: c, qkNorm: true, gemma: true, glu: metal.GeGLU,
 		scale:      1 / math.Sqrt(args.QueryPreAttnScalar),
 		embedScale: roundBF16(math.Sqrt(float64(c.HiddenSize))),
 		tie:        !w.Has("lm_head.weight"),

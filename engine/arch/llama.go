@@ -16,7 +16,7 @@ func llamaSpec(c *model.Config) (spec, error) {
 		return spec{}, err
 	}
 	s := spec{
-		cfg: c, qkvBias: c.AttentionBias, oBias: c.AttentionBias, act: layer.SiLU, tie: c.Tie(defaultTie(c.ModelType)),
+		cfg: c, qkvBias: c.AttentionBias, oBias: c.AttentionBias, glu: metal.SwiGLU, tie: c.Tie(defaultTie(c.ModelType)),
 		rope: func(bool) model.Rope { return withTheta(c.RopeFor("full_attention"), 10000) },
 	}
 	s.sliding, s.window = layerTypes(c)

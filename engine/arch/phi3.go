@@ -4,6 +4,7 @@ package arch
 import (
 	"github.com/lmx-app/lmx/engine/layer"
 	"github.com/lmx-app/lmx/engine/model"
+	"github.com/lmx-app/lmx/metal"
 )
 
 // phi3Defaults are mlx-lm's phi3 ModelArgs defaults.
@@ -35,7 +36,7 @@ func newPhi3(raw *model.Config, w *layer.Weights) (Model, error) {
 		r.OriginalMaxPositionEmbeddings = args.Orig
 	}
 	s := spec{
-		cfg: c, fusedQKV: true, fusedGateUp: true, act: layer.SiLU, tie: c.Tie(false),
+		cfg: c, fusedQKV: true, fusedGateUp: true, glu: metal.SwiGLU, tie: c.Tie(false),
 		ropeDims: int(float64(c.HeadDim) * r.PartialRotaryFactor),
 		rope:     func(bool) model.Rope { return r },
 	}

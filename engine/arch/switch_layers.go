@@ -13,7 +13,8 @@ const sortThreshold = 64
 // SwitchGLU is a gated MLP per expert, applied to each token's selected experts.
 type SwitchGLU struct {
 	GateProj, UpProj, DownProj *layer.SwitchLinear
-	Act                        func(*metal.Array) *metal.Array
+	// GLU is the gated activation act(gate)·up, fused.
+	GLU func(gate, up *metal.Array) *metal.Array
 }
 
 // newSwitchGLU takes prefix.{gate,up,down}_proj.weight stacked over experts.
@@ -22,7 +23,7 @@ func newSwitchGLU(w *layer.Weights, p string, dim, hidden, experts int) *SwitchG
 		GateProj: layer.NewSwitchLinear(w, p+".gate_proj", dim, hidden, experts),
 		UpProj:   layer.NewSwitchLinear(w, p+".up_proj", dim, hidden, experts),
 		DownProj: layer.NewSwitchLinear(w, p+".down_proj", hidden, dim, experts),
-		Act:      layer.SiLU,
+		GLU:      metal.SwiGLU,
 	}
 }
 
@@ -38,7 +39,7 @@ func (s *SwitchGLU) Forward(x, indices *metal.Array) *metal.Array {
 	}
 	up := s.UpProj.Forward(x, idx, sorted)
 	gate := s.GateProj.Forward(x, idx, sorted)
-	y := s.DownProj.Forward(metal.Mul(s.Act(gate), up), idx, sorted)
+	y := s.DownProj.Forward(s.GLU(gate, up), idx, sorted)
 	if sorted {
 		y = metal.Take(y, inv, 0)
 		y = metal.Reshape(y, append(shape, y.Shape()[1:]...)...)

@@ -139,6 +139,14 @@ LMX_API int lmx_rope(lmx_array* out, lmx_array x, int32_t dims,
 LMX_API int lmx_sdpa(lmx_array* out, lmx_array q, lmx_array k, lmx_array v,
                      uint64_t scale, const char* mask_mode, lmx_array mask);
 
+// --- compile.cpp: activations fused by mlx::core::compile ---
+// lmx_swiglu is silu(gate)·x and lmx_geglu gelu_approx(gate)·x, each one
+// fused kernel (unfused when compilation is disabled).
+LMX_API int lmx_swiglu(lmx_array* out, lmx_array gate, lmx_array x);
+LMX_API int lmx_geglu(lmx_array* out, lmx_array gate, lmx_array x);
+// lmx_set_compile turns MLX's compilation on (nonzero) or off, process-wide.
+LMX_API int lmx_set_compile(int32_t enabled);
+
 // --- quant.cpp: quantization ---
 // lmx_quantize writes wq, scales and biases (NULL for modes without biases).
 LMX_API int lmx_quantize(lmx_array* outs, lmx_array w, int32_t group_size,
