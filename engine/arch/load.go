@@ -24,19 +24,31 @@ func Load(dir string) (Model, *model.Config, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	var m Model
-	metal.Scope(func() {
-		m, err = buildFrom(cfg, headers)
-	})
+	m, err := loadWeights(cfg, headers)
 	if err != nil {
 		return nil, nil, err
 	}
 	return m, cfg, nil
 }
 
-// buildFrom loads the arrays, builds and evaluates the model, and keeps its
-// arrays; it runs inside a scope so that a failure frees everything.
-func buildFrom(cfg *model.Config, headers []*model.Header) (Model, error) {
+// loadWeights builds the model from validated headers inside a scope, so
+// that any failure frees everything, weights already read included (the
+// evaluation itself fails when a file is cut short or unreadable after its
+// header was checked).
+func loadWeights(cfg *model.Config, headers []*model.Header) (Model, error) {
+	var m Model
+	var err error
+	metal.Scope(func() {
+		var weights map[string]*metal.Array
+		if weights, err = openWeights(headers); err == nil {
+			m, err = buildEval(cfg, weights)
+		}
+	})
+	return m, err
+}
+
+// openWeights maps every weight file (lazily: data is read on evaluation).
+func openWeights(headers []*model.Header) (map[string]*metal.Array, error) {
 	weights := map[string]*metal.Array{}
 	for _, h := range headers {
 		arrays, _, err := metal.LoadSafetensors(h.Path)
@@ -45,6 +57,12 @@ func buildFrom(cfg *model.Config, headers []*model.Header) (Model, error) {
 		}
 		maps.Copy(weights, arrays)
 	}
+	return weights, nil
+}
+
+// buildEval builds and evaluates the model and keeps its arrays; it runs
+// inside loadWeights' scope so that a failure frees everything.
+func buildEval(cfg *model.Config, weights map[string]*metal.Array) (Model, error) {
 	m, err := Build(cfg, weights)
 	if err != nil {
 		return nil, err

@@ -102,6 +102,9 @@ func parseBench(args []string, stderr io.Writer) (benchFlags, int) {
 
 // runBench runs LMX and, on request, mlx_lm.
 func runBench(ctx context.Context, f benchFlags) (*Report, error) {
+	if err := loadMLX(); err != nil {
+		return nil, err
+	}
 	var py bench.Python
 	if f.compare {
 		var err error

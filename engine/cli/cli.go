@@ -9,6 +9,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+
+	"github.com/lmx-app/lmx/metal"
 )
 
 // parse parses flags that may come before, between or after the positional
@@ -65,3 +67,11 @@ func isSet(fs *flag.FlagSet, name string) bool {
 
 // mib formats bytes as MiB.
 func mib(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
+
+// loadMLX opens the MLX runtime (idempotent); the error names where it looked.
+func loadMLX() error {
+	if err := metal.Load(""); err != nil {
+		return fmt.Errorf("mlx runtime: %w", err)
+	}
+	return nil
+}

@@ -4,17 +4,17 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/lmx-app/lmx/internal/mlxtest"
 	"github.com/lmx-app/lmx/internal/testutil"
 )
 
 func TestConvertThenGenerate(t *testing.T) {
-	requireMLX(t)
+	mlxtest.Require(t)
 	dir, ref := stories(t)
 	out := filepath.Join(t.TempDir(), "stories-8bit")
 	code, stdout, stderr := run(t, RunConvert, dir, out, "--quantize", "--bits", "8")
@@ -34,18 +34,14 @@ func TestConvertThenGenerate(t *testing.T) {
 }
 
 func TestBenchComparesWithMLXLM(t *testing.T) {
-	requireMLX(t)
+	mlxtest.Require(t)
 	dir, _ := stories(t)
 	args := []string{"--model", dir, "--prompt-tokens", "32", "--gen-tokens", "16", "--runs", "1", "--json"}
 	py := testutil.Python(t)
-	switch {
-	case py != "":
-		args = append(args, "--compare-mlx-lm", "--python", py)
-	case os.Getenv("LMX_REQUIRE_PY") == "1":
-		t.Fatal("LMX_REQUIRE_PY=1 but no .venv/bin/python and no LMX_PYTHON")
-	default:
-		t.Log("no Python venv: benchmarking LMX only")
+	if py == "" {
+		testutil.Unavailable(t, "LMX_REQUIRE_PY", "no Python venv with mlx_lm (run build/setup.sh py or set LMX_PYTHON)")
 	}
+	args = append(args, "--compare-mlx-lm", "--python", py)
 	code, stdout, stderr := run(t, RunBench, args...)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
@@ -58,9 +54,6 @@ func TestBenchComparesWithMLXLM(t *testing.T) {
 	if l.Engine != "lmx" || l.PromptTokens != 32 || len(l.Generated) != 16 || len(l.Runs) != 1 ||
 		l.PrefillTPS <= 0 || l.DecodeTPS <= 0 || l.PeakMemoryBytes <= 0 || l.Device == "" {
 		t.Errorf("lmx result %+v", l)
-	}
-	if py == "" {
-		return
 	}
 	m := rep.MLXLM
 	if m == nil || m.Engine != "mlx_lm" || !slices.Equal(m.Generated, l.Generated) || !*rep.SameTokens {
@@ -96,7 +89,7 @@ func TestUsageErrors(t *testing.T) {
 }
 
 func TestGenerateChatNeedsTemplate(t *testing.T) {
-	requireMLX(t)
+	mlxtest.Require(t)
 	dir, _ := stories(t)
 	code, _, stderr := run(t, RunGenerate, "--model", dir, "--prompt", "hi", "--chat")
 	if code != 1 || !strings.Contains(stderr, "no chat template") {

@@ -32,6 +32,9 @@ func RunConvert(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		fs.Usage()
 		return 2
 	}
+	if err := loadMLX(); err != nil {
+		return fail(stderr, "convert", err)
+	}
 	res, err := convert.Convert(ctx, pos[0], pos[1], o)
 	if err != nil {
 		return fail(stderr, "convert", err)

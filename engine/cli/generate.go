@@ -64,6 +64,9 @@ func RunGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) i
 
 // runGenerate loads the tokenizer and model and streams one generation.
 func runGenerate(ctx context.Context, f genFlags, seed *uint64, stdout, stderr io.Writer) error {
+	if err := loadMLX(); err != nil {
+		return err
+	}
 	tok, err := tokenizer.Load(f.model)
 	if err != nil {
 		return err

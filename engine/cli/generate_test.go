@@ -4,27 +4,15 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/lmx-app/lmx/engine/bench"
+	"github.com/lmx-app/lmx/internal/mlxtest"
 	"github.com/lmx-app/lmx/internal/testutil"
-	"github.com/lmx-app/lmx/metal"
 )
-
-// requireMLX loads the MLX runtime or skips (fails under LMX_REQUIRE_MLX=1).
-func requireMLX(t testing.TB) {
-	t.Helper()
-	if err := metal.Load(""); err != nil {
-		if os.Getenv("LMX_REQUIRE_MLX") == "1" {
-			t.Fatalf("LMX_REQUIRE_MLX=1 but: %v", err)
-		}
-		t.Skipf("MLX runtime absent (run build/mlx.sh): %v", err)
-	}
-}
 
 // stories returns the stories260k fixture folder and its reference file.
 func stories(t *testing.T) (string, *bench.Tensors) {
@@ -45,7 +33,7 @@ func run(t *testing.T, fn func(context.Context, []string, io.Writer, io.Writer) 
 }
 
 func TestGenerateReproducesStories(t *testing.T) {
-	requireMLX(t)
+	mlxtest.Require(t)
 	dir, ref := stories(t)
 	tests := []struct {
 		name, prompt, want string

@@ -19,6 +19,7 @@ import (
 	"github.com/lmx-app/lmx/engine/generate"
 	"github.com/lmx-app/lmx/engine/layer"
 	"github.com/lmx-app/lmx/engine/model"
+	"github.com/lmx-app/lmx/internal/mlxtest"
 	"github.com/lmx-app/lmx/metal"
 )
 
@@ -45,7 +46,7 @@ func greedy(t *testing.T, dir string, prompt []int32, n int) []int32 {
 // on mlx_lm's own 8-bit conversion (where 8-bit rounding flips a near-tie,
 // it must flip it the same way).
 func TestEightBitStoriesGreedy(t *testing.T) {
-	requireMLX(t)
+	mlxtest.Require(t)
 	const horizon = 20
 	src := fixture(t, "stories260k")
 	ref := reference(t, filepath.Join(src, "reference.safetensors"))
@@ -93,7 +94,7 @@ func mlxLMConvert(t *testing.T, src string, args ...string) string {
 // TestTensorsMatchMLXLMConvert compares every tensor LMX writes with what
 // mlx_lm's own converter writes for the same checkpoint and settings.
 func TestTensorsMatchMLXLMConvert(t *testing.T) {
-	requireMLX(t)
+	mlxtest.Require(t)
 	for _, tt := range []struct {
 		model string
 		opts  Options
@@ -178,7 +179,7 @@ func tensorBytes(t *testing.T, dir string) map[string][]byte {
 }
 
 func TestShardedOutputLoadsEverywhere(t *testing.T) {
-	requireMLX(t)
+	mlxtest.Require(t)
 	src := fixture(t, "llama")
 	whole, _ := convert(t, src, Options{Quantize: true, Bits: 4, GroupSize: 32})
 	sharded, res := convert(t, src, Options{Quantize: true, Bits: 4, GroupSize: 32, ShardBytes: 16 << 10})
@@ -217,7 +218,7 @@ func TestShardedOutputLoadsEverywhere(t *testing.T) {
 }
 
 func TestDtypeCast(t *testing.T) {
-	requireMLX(t)
+	mlxtest.Require(t)
 	src := fixture(t, "qwen3")
 	ref := reference(t, filepath.Join(src, "reference.safetensors"))
 	ids, want := ints(t, ref, "input_ids_2"), floats(t, ref, "logits_2")
@@ -244,7 +245,7 @@ func TestDtypeCast(t *testing.T) {
 }
 
 func TestConvertCopiesTokenizerAndGenerationFiles(t *testing.T) {
-	requireMLX(t)
+	mlxtest.Require(t)
 	src := fixture(t, "stories260k")
 	dst, res := convert(t, src, Options{})
 	for _, name := range []string{"tokenizer.json", "tokenizer_config.json", "generation_config.json"} {
@@ -267,7 +268,7 @@ func TestConvertCopiesTokenizerAndGenerationFiles(t *testing.T) {
 }
 
 func TestMoERouterKeepsEightBits(t *testing.T) {
-	requireMLX(t)
+	mlxtest.Require(t)
 	dst, res := convert(t, fixture(t, "qwen3_moe"), Options{Quantize: true, Bits: 4, GroupSize: 32})
 	tensors := headers(t, dst)
 	gate := "model.layers.0.mlp.gate"
@@ -291,7 +292,7 @@ func TestMoERouterKeepsEightBits(t *testing.T) {
 }
 
 func TestConvertErrors(t *testing.T) {
-	requireMLX(t)
+	mlxtest.Require(t)
 	llama := fixture(t, "llama")
 	quantized, _ := convert(t, llama, Options{Quantize: true})
 	broken := t.TempDir()

@@ -13,27 +13,13 @@ import (
 	"github.com/lmx-app/lmx/metal"
 )
 
-// requireMLX loads the MLX runtime or skips (fails under LMX_REQUIRE_MLX=1).
-func requireMLX(t testing.TB) {
-	t.Helper()
-	if err := metal.Load(""); err != nil {
-		if os.Getenv("LMX_REQUIRE_MLX") == "1" {
-			t.Fatalf("LMX_REQUIRE_MLX=1 but: %v", err)
-		}
-		t.Skipf("MLX runtime absent (run build/mlx.sh): %v", err)
-	}
-}
-
 // python returns the runner of the project's Python scripts, or skips
 // (fails under LMX_REQUIRE_PY=1) when the venv with mlx_lm is missing.
 func python(t testing.TB) bench.Python {
 	t.Helper()
 	py := testutil.Python(t)
 	if py == "" {
-		if os.Getenv("LMX_REQUIRE_PY") == "1" {
-			t.Fatal("LMX_REQUIRE_PY=1 but no .venv/bin/python (run build/setup.sh py) and no LMX_PYTHON")
-		}
-		t.Skip("no Python venv with mlx_lm (run build/setup.sh py or set LMX_PYTHON)")
+		testutil.Unavailable(t, "LMX_REQUIRE_PY", "no Python venv with mlx_lm (run build/setup.sh py or set LMX_PYTHON)")
 	}
 	return bench.Python{Interpreter: py, Root: testutil.RepoRoot(t)}
 }

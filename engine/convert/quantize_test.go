@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/lmx-app/lmx/engine/bench"
+	"github.com/lmx-app/lmx/internal/mlxtest"
 )
 
 // quantCase is one quantization setting with the bounds a correct quantizer
@@ -55,7 +56,7 @@ func refPrompts(t *testing.T, ref *bench.Tensors) (ids [][]int32, logits [][]flo
 }
 
 func TestQuantizedFixturesStayClose(t *testing.T) {
-	requireMLX(t)
+	mlxtest.Require(t)
 	py := python(t)
 	for _, src := range fixtureModels(t) {
 		for _, qc := range quantCases {
