@@ -63,18 +63,35 @@ func Version() string {
 	return goString(r)
 }
 
+// slabSize is how many Arrays one allocation provides: a decode step
+// creates thousands, and one allocation per slab instead of per array
+// keeps the garbage collector out of the per-op cost. A live Array keeps
+// its slab (slabSize × 32 bytes) reachable.
+const slabSize = 64
+
+// slab holds the Arrays not handed out yet (MLX thread only).
+var slab []Array
+
 // track registers a new handle with the innermost scope.
 func track(h uintptr) *Array {
-	a := &Array{h: h}
+	if len(slab) == 0 {
+		slab = make([]Array, slabSize)
+	}
+	a := &slab[0]
+	slab = slab[1:]
+	a.h = h
 	n := len(st.scopes) - 1
 	st.scopes[n] = append(st.scopes[n], a)
 	return a
 }
 
+// freeBuf is freeArrays' reusable list of handles (MLX thread only).
+var freeBuf []uintptr
+
 // freeArrays frees, in one shim call, every array of list not kept or
 // already freed.
 func freeArrays(list []*Array) {
-	hs := make([]uintptr, 0, len(list))
+	hs := freeBuf[:0]
 	for _, a := range list {
 		if a.h != 0 && !a.kept {
 			hs = append(hs, a.h)
@@ -82,8 +99,9 @@ func freeArrays(list []*Array) {
 		}
 	}
 	if len(hs) > 0 {
-		purego.SyscallN(fnFreeArrays, uintptr(unsafe.Pointer(unsafe.SliceData(hs))), uintptr(len(hs)))
+		call(fnFreeArrays, uintptr(unsafe.Pointer(unsafe.SliceData(hs))), uintptr(len(hs)))
 	}
+	freeBuf = hs[:0]
 }
 
 // FromFloat32 copies data into a new float32 array of the given shape.
@@ -119,7 +137,7 @@ func fromData(data unsafe.Pointer, n int, dt Dtype, shape []int) *Array {
 		return &Array{}
 	}
 	s := ints32(shape)
-	r, _, _ := purego.SyscallN(fnFromData, outp(), uintptr(data),
+	r := call(fnFromData, outp(), uintptr(data),
 		uintptr(unsafe.Pointer(unsafe.SliceData(s))), uintptr(len(s)), uintptr(dt))
 	return ret("from_data", r)
 }
@@ -145,7 +163,7 @@ func Ones(shape []int, dt Dtype) *Array { return Full(shape, 1, dt) }
 func Full(shape []int, v float64, dt Dtype) *Array {
 	mustInDo()
 	s := ints32(shape)
-	r, _, _ := purego.SyscallN(fnFull, outp(), uintptr(unsafe.Pointer(unsafe.SliceData(s))),
+	r := call(fnFull, outp(), uintptr(unsafe.Pointer(unsafe.SliceData(s))),
 		uintptr(len(s)), uintptr(math.Float64bits(v)), uintptr(dt))
 	return ret("full", r)
 }
@@ -153,7 +171,7 @@ func Full(shape []int, v float64, dt Dtype) *Array {
 // Arange returns the values start, start+step, ... below stop.
 func Arange(start, stop, step float64, dt Dtype) *Array {
 	mustInDo()
-	r, _, _ := purego.SyscallN(fnArange, outp(), uintptr(math.Float64bits(start)),
+	r := call(fnArange, outp(), uintptr(math.Float64bits(start)),
 		uintptr(math.Float64bits(stop)), uintptr(math.Float64bits(step)), uintptr(dt))
 	return ret("arange", r)
 }
@@ -172,7 +190,7 @@ func (a *Array) describe() *arrayDesc {
 		return a.desc
 	}
 	buf := &descBuf
-	r, _, _ := purego.SyscallN(fnDescribe, a.h, uintptr(unsafe.Pointer(buf)), uintptr(len(buf)))
+	r := call(fnDescribe, a.h, uintptr(unsafe.Pointer(buf)), uintptr(len(buf)))
 	if !check("describe", r) {
 		return nil
 	}
@@ -285,7 +303,7 @@ func (a *Array) copyOut(dst unsafe.Pointer, n int) error {
 	if n == 0 {
 		return nil
 	}
-	r, _, _ := purego.SyscallN(fnCopyOut, a.h, uintptr(dst), uintptr(n))
+	r := call(fnCopyOut, a.h, uintptr(dst), uintptr(n))
 	if !status(r) {
 		err := lastError("copy_out")
 		fail(err)
@@ -310,7 +328,8 @@ func (a *Array) Free() {
 	}
 	mustInDo()
 	a.kept = false
-	freeArrays([]*Array{a})
+	one := [1]*Array{a}
+	freeArrays(one[:])
 }
 
 // FreeAll releases arrays in one shim call. Must run inside Do.
@@ -339,7 +358,7 @@ func eval(arrs []*Array, async bool) error {
 	if hs == nil && len(arrs) > 0 {
 		return st.err
 	}
-	r, _, _ := purego.SyscallN(fnEval, uintptr(unsafe.Pointer(unsafe.SliceData(hs))),
+	r := call(fnEval, uintptr(unsafe.Pointer(unsafe.SliceData(hs))),
 		uintptr(len(hs)), b2u(async))
 	if !status(r) {
 		err := lastError("eval")

@@ -38,6 +38,22 @@ var outSlots [3]uintptr
 
 func outp() uintptr { return uintptr(unsafe.Pointer(&outSlots[0])) }
 
+// callArgs carries a shim call's arguments: purego.SyscallN keeps the slice
+// it is given, so a fresh variadic slice per call would be a heap allocation
+// per op. Only the MLX thread uses it.
+var callArgs [15]uintptr // purego's maximum on every platform we build for
+
+// call invokes the shim function fn on the MLX thread and returns its C int
+// status (see status).
+func call(fn uintptr, args ...uintptr) uintptr {
+	if len(args) > len(callArgs) {
+		panic("metal: too many shim call arguments")
+	}
+	n := copy(callArgs[:], args)
+	r, _, _ := purego.SyscallN(fn, callArgs[:n]...)
+	return r
+}
+
 // status reads a C int return value (the upper half of the register is
 // undefined).
 func status(r uintptr) bool { return int32(r) == 0 }

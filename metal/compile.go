@@ -2,8 +2,6 @@ package metal
 
 import (
 	"os"
-
-	"github.com/ebitengine/purego"
 )
 
 // Shim functions of compile.cpp.
@@ -34,7 +32,7 @@ func glu(fn uintptr, op string, gate, x *Array) *Array {
 	if !usable(gate, x) {
 		return &Array{}
 	}
-	r, _, _ := purego.SyscallN(fn, outp(), gate.h, x.h)
+	r := call(fn, outp(), gate.h, x.h)
 	return ret(op, r)
 }
 
@@ -51,7 +49,7 @@ func SetCompile(enabled bool) error {
 }
 
 func setCompile(enabled bool) error {
-	r, _, _ := purego.SyscallN(fnSetCompile, b2u(enabled))
+	r := call(fnSetCompile, b2u(enabled))
 	if !status(r) {
 		return lastError("set_compile")
 	}

@@ -3,8 +3,6 @@ package metal
 import (
 	"math"
 	"unsafe"
-
-	"github.com/ebitengine/purego"
 )
 
 // Shim functions of fast.cpp.
@@ -33,7 +31,7 @@ func RMSNorm(x, w *Array, eps float64) *Array {
 	if !usable(x) || !ok {
 		return &Array{}
 	}
-	r, _, _ := purego.SyscallN(fnRMSNorm, outp(), x.h, wh, uintptr(math.Float64bits(eps)))
+	r := call(fnRMSNorm, outp(), x.h, wh, uintptr(math.Float64bits(eps)))
 	return ret("rms_norm", r)
 }
 
@@ -45,7 +43,7 @@ func LayerNorm(x, w, b *Array, eps float64) *Array {
 	if !usable(x) || !okw || !okb {
 		return &Array{}
 	}
-	r, _, _ := purego.SyscallN(fnLayerNorm, outp(), x.h, wh, bh, uintptr(math.Float64bits(eps)))
+	r := call(fnLayerNorm, outp(), x.h, wh, bh, uintptr(math.Float64bits(eps)))
 	return ret("layer_norm", r)
 }
 
@@ -91,7 +89,7 @@ func rope(x *Array, dims int, traditional bool, base, scale float64, offset int,
 	if !usable(x) || !oko || !okf {
 		return &Array{}
 	}
-	r, _, _ := purego.SyscallN(fnRoPE, outp(), x.h, uintptr(dims), b2u(traditional),
+	r := call(fnRoPE, outp(), x.h, uintptr(dims), b2u(traditional),
 		uintptr(math.Float64bits(base)), uintptr(math.Float64bits(scale)), uintptr(offset), oh, fh)
 	return ret("rope", r)
 }
@@ -113,7 +111,7 @@ func SDPA(q, k, v *Array, scale float64, mask string, maskArr *Array) *Array {
 		return &Array{}
 	}
 	mode := cString(mask)
-	r, _, _ := purego.SyscallN(fnSDPA, outp(), q.h, k.h, v.h, uintptr(math.Float64bits(scale)),
+	r := call(fnSDPA, outp(), q.h, k.h, v.h, uintptr(math.Float64bits(scale)),
 		uintptr(unsafe.Pointer(unsafe.SliceData(mode))), mh)
 	return ret("sdpa", r)
 }

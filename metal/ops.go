@@ -3,8 +3,6 @@ package metal
 import (
 	"math"
 	"unsafe"
-
-	"github.com/ebitengine/purego"
 )
 
 // Shim functions of ops.cpp.
@@ -101,7 +99,7 @@ func unary(op int, a *Array) *Array {
 	if !usable(a) {
 		return &Array{}
 	}
-	r, _, _ := purego.SyscallN(fnUnary, outp(), uintptr(op), a.h)
+	r := call(fnUnary, outp(), uintptr(op), a.h)
 	return ret("unary", r)
 }
 
@@ -109,7 +107,7 @@ func binaryOp(op int, a, b *Array) *Array {
 	if !usable(a, b) {
 		return &Array{}
 	}
-	r, _, _ := purego.SyscallN(fnBinary, outp(), uintptr(op), a.h, b.h)
+	r := call(fnBinary, outp(), uintptr(op), a.h, b.h)
 	return ret("binary", r)
 }
 
@@ -117,7 +115,7 @@ func binaryScalar(op int, a *Array, v float64) *Array {
 	if !usable(a) {
 		return &Array{}
 	}
-	r, _, _ := purego.SyscallN(fnBinaryScalar, outp(), uintptr(op), a.h, uintptr(math.Float64bits(v)))
+	r := call(fnBinaryScalar, outp(), uintptr(op), a.h, uintptr(math.Float64bits(v)))
 	return ret("binary_scalar", r)
 }
 
@@ -234,7 +232,7 @@ func Where(cond, a, b *Array) *Array {
 	if !usable(cond, a, b) {
 		return &Array{}
 	}
-	r, _, _ := purego.SyscallN(fnWhere, outp(), cond.h, a.h, b.h)
+	r := call(fnWhere, outp(), cond.h, a.h, b.h)
 	return ret("where", r)
 }
 
@@ -243,7 +241,7 @@ func reduce(op int, a *Array, axes []int, keepdims bool) *Array {
 		return &Array{}
 	}
 	ax := ints32(axes)
-	r, _, _ := purego.SyscallN(fnReduce, outp(), uintptr(op), a.h,
+	r := call(fnReduce, outp(), uintptr(op), a.h,
 		uintptr(unsafe.Pointer(unsafe.SliceData(ax))), uintptr(len(ax)), b2u(keepdims))
 	return ret("reduce", r)
 }
@@ -271,7 +269,7 @@ func argReduce(op int, a *Array, axis int, keepdims bool) *Array {
 	if !usable(a) {
 		return &Array{}
 	}
-	r, _, _ := purego.SyscallN(fnArgReduce, outp(), uintptr(op), a.h, uintptr(axis), b2u(keepdims))
+	r := call(fnArgReduce, outp(), uintptr(op), a.h, uintptr(axis), b2u(keepdims))
 	return ret("arg_reduce", r)
 }
 
@@ -287,7 +285,7 @@ func Softmax(a *Array, axis int) *Array {
 	if !usable(a) {
 		return &Array{}
 	}
-	r, _, _ := purego.SyscallN(fnSoftmax, outp(), a.h, uintptr(axis))
+	r := call(fnSoftmax, outp(), a.h, uintptr(axis))
 	return ret("softmax", r)
 }
 
@@ -296,7 +294,7 @@ func Cumsum(a *Array, axis int, reverse, inclusive bool) *Array {
 	if !usable(a) {
 		return &Array{}
 	}
-	r, _, _ := purego.SyscallN(fnCumsum, outp(), a.h, uintptr(axis), b2u(reverse), b2u(inclusive))
+	r := call(fnCumsum, outp(), a.h, uintptr(axis), b2u(reverse), b2u(inclusive))
 	return ret("cumsum", r)
 }
 
@@ -304,7 +302,7 @@ func sortOp(op int, a *Array, k, axis int) *Array {
 	if !usable(a) {
 		return &Array{}
 	}
-	r, _, _ := purego.SyscallN(fnSortOp, outp(), uintptr(op), a.h, uintptr(k), uintptr(axis))
+	r := call(fnSortOp, outp(), uintptr(op), a.h, uintptr(k), uintptr(axis))
 	return ret("sort", r)
 }
 
@@ -328,7 +326,7 @@ func Addmm(c, a, b *Array, alpha, beta float64) *Array {
 	if !usable(c, a, b) {
 		return &Array{}
 	}
-	r, _, _ := purego.SyscallN(fnAddmm, outp(), c.h, a.h, b.h,
+	r := call(fnAddmm, outp(), c.h, a.h, b.h,
 		uintptr(math.Float64bits(alpha)), uintptr(math.Float64bits(beta)))
 	return ret("addmm", r)
 }

@@ -2,8 +2,6 @@ package metal
 
 import (
 	"unsafe"
-
-	"github.com/ebitengine/purego"
 )
 
 // Shim functions of quant.cpp.
@@ -43,7 +41,7 @@ func Quantize(w *Array, groupSize, bits int, mode string) (wq, scales, biases *A
 		return &Array{}, &Array{}, nil
 	}
 	m := cString(mode)
-	r, _, _ := purego.SyscallN(fnQuantize, outp(), w.h, uintptr(groupSize), uintptr(bits),
+	r := call(fnQuantize, outp(), w.h, uintptr(groupSize), uintptr(bits),
 		uintptr(unsafe.Pointer(unsafe.SliceData(m))))
 	if !check("quantize", r) {
 		return &Array{}, &Array{}, nil
@@ -62,7 +60,7 @@ func Dequantize(wq, scales, biases *Array, groupSize, bits int, mode string) *Ar
 		return &Array{}
 	}
 	m := cString(mode)
-	r, _, _ := purego.SyscallN(fnDequantize, outp(), wq.h, scales.h, bh, uintptr(groupSize),
+	r := call(fnDequantize, outp(), wq.h, scales.h, bh, uintptr(groupSize),
 		uintptr(bits), uintptr(unsafe.Pointer(unsafe.SliceData(m))))
 	return ret("dequantize", r)
 }
@@ -75,7 +73,7 @@ func QuantizedMatmul(x, wq, scales, biases *Array, transpose bool, groupSize, bi
 		return &Array{}
 	}
 	m := cString(mode)
-	r, _, _ := purego.SyscallN(fnQuantizedMatmul, outp(), x.h, wq.h, scales.h, bh, b2u(transpose),
+	r := call(fnQuantizedMatmul, outp(), x.h, wq.h, scales.h, bh, b2u(transpose),
 		uintptr(groupSize), uintptr(bits), uintptr(unsafe.Pointer(unsafe.SliceData(m))))
 	return ret("quantized_matmul", r)
 }
@@ -92,7 +90,7 @@ func GatherQMM(x, wq, scales, biases, lhsIndices, rhsIndices *Array, transpose b
 		return &Array{}
 	}
 	m := cString(mode)
-	r, _, _ := purego.SyscallN(fnGatherQMM, outp(), x.h, wq.h, scales.h, bh, lh, rh, b2u(transpose),
+	r := call(fnGatherQMM, outp(), x.h, wq.h, scales.h, bh, lh, rh, b2u(transpose),
 		uintptr(groupSize), uintptr(bits), uintptr(unsafe.Pointer(unsafe.SliceData(m))), b2u(sortedIndices))
 	return ret("gather_qmm", r)
 }
@@ -104,6 +102,6 @@ func GatherMM(a, b, lhsIndices, rhsIndices *Array, sortedIndices bool) *Array {
 	if !usable(a, b) || !okl || !okr {
 		return &Array{}
 	}
-	r, _, _ := purego.SyscallN(fnGatherMM, outp(), a.h, b.h, lh, rh, b2u(sortedIndices))
+	r := call(fnGatherMM, outp(), a.h, b.h, lh, rh, b2u(sortedIndices))
 	return ret("gather_mm", r)
 }

@@ -2,8 +2,6 @@ package metal
 
 import (
 	"unsafe"
-
-	"github.com/ebitengine/purego"
 )
 
 // Shim functions of random.cpp.
@@ -28,7 +26,7 @@ func loadRandom(lib uintptr) error { return bindSyms(lib, randomSyms) }
 // RandomKey returns a PRNG key (uint32 [2]) for seed.
 func RandomKey(seed uint64) *Array {
 	mustInDo()
-	r, _, _ := purego.SyscallN(fnRandomKey, outp(), uintptr(seed))
+	r := call(fnRandomKey, outp(), uintptr(seed))
 	return ret("random_key", r)
 }
 
@@ -37,7 +35,7 @@ func RandomSplit(key *Array, n int) *Array {
 	if !usable(key) {
 		return &Array{}
 	}
-	r, _, _ := purego.SyscallN(fnRandomSplit, outp(), key.h, uintptr(n))
+	r := call(fnRandomSplit, outp(), key.h, uintptr(n))
 	return ret("random_split", r)
 }
 
@@ -48,7 +46,7 @@ func Categorical(logits *Array, axis int, key *Array) *Array {
 	if !usable(logits) || !ok {
 		return &Array{}
 	}
-	r, _, _ := purego.SyscallN(fnCategorical, outp(), logits.h, uintptr(axis), kh)
+	r := call(fnCategorical, outp(), logits.h, uintptr(axis), kh)
 	return ret("categorical", r)
 }
 
@@ -60,7 +58,7 @@ func RandomUniform(shape []int, dt Dtype, key *Array) *Array {
 		return &Array{}
 	}
 	s := ints32(shape)
-	r, _, _ := purego.SyscallN(fnRandomUniform, outp(), uintptr(unsafe.Pointer(unsafe.SliceData(s))),
+	r := call(fnRandomUniform, outp(), uintptr(unsafe.Pointer(unsafe.SliceData(s))),
 		uintptr(len(s)), uintptr(dt), kh)
 	return ret("random_uniform", r)
 }

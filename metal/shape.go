@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"math"
 	"unsafe"
-
-	"github.com/ebitengine/purego"
 )
 
 // Shim functions of shape.cpp.
@@ -63,7 +61,7 @@ func withInts(op string, fn uintptr, a *Array, v []int) *Array {
 		return &Array{}
 	}
 	s := ints32(v)
-	r, _, _ := purego.SyscallN(fn, outp(), a.h, uintptr(unsafe.Pointer(unsafe.SliceData(s))), uintptr(len(s)))
+	r := call(fn, outp(), a.h, uintptr(unsafe.Pointer(unsafe.SliceData(s))), uintptr(len(s)))
 	return ret(op, r)
 }
 
@@ -88,7 +86,7 @@ func Swapaxes(a *Array, i, j int) *Array {
 	if !usable(a) {
 		return &Array{}
 	}
-	r, _, _ := purego.SyscallN(fnSwapaxes, outp(), a.h, uintptr(i), uintptr(j))
+	r := call(fnSwapaxes, outp(), a.h, uintptr(i), uintptr(j))
 	return ret("swapaxes", r)
 }
 
@@ -97,7 +95,7 @@ func ExpandDims(a *Array, axis int) *Array {
 	if !usable(a) {
 		return &Array{}
 	}
-	r, _, _ := purego.SyscallN(fnExpandDims, outp(), a.h, uintptr(axis))
+	r := call(fnExpandDims, outp(), a.h, uintptr(axis))
 	return ret("expand_dims", r)
 }
 
@@ -106,7 +104,7 @@ func Astype(a *Array, dt Dtype) *Array {
 	if !usable(a) {
 		return &Array{}
 	}
-	r, _, _ := purego.SyscallN(fnAstype, outp(), a.h, uintptr(dt))
+	r := call(fnAstype, outp(), a.h, uintptr(dt))
 	return ret("astype", r)
 }
 
@@ -115,7 +113,7 @@ func Flatten(a *Array, start, end int) *Array {
 	if !usable(a) {
 		return &Array{}
 	}
-	r, _, _ := purego.SyscallN(fnFlatten, outp(), a.h, uintptr(start), uintptr(end))
+	r := call(fnFlatten, outp(), a.h, uintptr(start), uintptr(end))
 	return ret("flatten", r)
 }
 
@@ -130,7 +128,7 @@ func SliceStrided(a *Array, start, stop, strides []int) *Array {
 		return &Array{}
 	}
 	s0, s1, s2 := ints32(start), ints32(stop), ints32(strides)
-	r, _, _ := purego.SyscallN(fnSlice, outp(), a.h, uintptr(unsafe.Pointer(unsafe.SliceData(s0))),
+	r := call(fnSlice, outp(), a.h, uintptr(unsafe.Pointer(unsafe.SliceData(s0))),
 		uintptr(unsafe.Pointer(unsafe.SliceData(s1))), uintptr(unsafe.Pointer(unsafe.SliceData(s2))),
 		uintptr(len(s0)))
 	return ret("slice", r)
@@ -143,7 +141,7 @@ func SliceUpdate(src, update *Array, start, stop []int) *Array {
 		return &Array{}
 	}
 	s0, s1, s2 := ints32(start), ints32(stop), ints32(strides)
-	r, _, _ := purego.SyscallN(fnSliceUpdate, outp(), src.h, update.h,
+	r := call(fnSliceUpdate, outp(), src.h, update.h,
 		uintptr(unsafe.Pointer(unsafe.SliceData(s0))), uintptr(unsafe.Pointer(unsafe.SliceData(s1))),
 		uintptr(unsafe.Pointer(unsafe.SliceData(s2))), uintptr(len(s0)))
 	return ret("slice_update", r)
@@ -173,7 +171,7 @@ func join(op string, arrs []*Array, axis int, stack bool) *Array {
 	if hs == nil && len(arrs) > 0 {
 		return &Array{}
 	}
-	r, _, _ := purego.SyscallN(fnConcatenate, outp(), uintptr(unsafe.Pointer(unsafe.SliceData(hs))),
+	r := call(fnConcatenate, outp(), uintptr(unsafe.Pointer(unsafe.SliceData(hs))),
 		uintptr(len(hs)), uintptr(axis), b2u(stack))
 	return ret(op, r)
 }
@@ -202,7 +200,7 @@ func split(a *Array, indices []int, n, axis int) []*Array {
 	}
 	hs := make([]uintptr, n)
 	idx := ints32(indices)
-	r, _, _ := purego.SyscallN(fnSplit, uintptr(unsafe.Pointer(unsafe.SliceData(hs))), uintptr(n), a.h,
+	r := call(fnSplit, uintptr(unsafe.Pointer(unsafe.SliceData(hs))), uintptr(n), a.h,
 		uintptr(unsafe.Pointer(unsafe.SliceData(idx))), uintptr(len(idx)), uintptr(n), uintptr(axis))
 	if !check("split", r) {
 		return out
@@ -217,7 +215,7 @@ func take(a, idx *Array, axis int, along bool) *Array {
 	if !usable(a, idx) {
 		return &Array{}
 	}
-	r, _, _ := purego.SyscallN(fnTake, outp(), a.h, idx.h, uintptr(axis), b2u(along))
+	r := call(fnTake, outp(), a.h, idx.h, uintptr(axis), b2u(along))
 	return ret("take", r)
 }
 
@@ -232,7 +230,7 @@ func PutAlongAxis(a, idx, values *Array, axis int) *Array {
 	if !usable(a, idx, values) {
 		return &Array{}
 	}
-	r, _, _ := purego.SyscallN(fnPutAlongAxis, outp(), a.h, idx.h, values.h, uintptr(axis))
+	r := call(fnPutAlongAxis, outp(), a.h, idx.h, values.h, uintptr(axis))
 	return ret("put_along_axis", r)
 }
 
@@ -240,7 +238,7 @@ func tri(a *Array, k int, upper bool) *Array {
 	if !usable(a) {
 		return &Array{}
 	}
-	r, _, _ := purego.SyscallN(fnTri, outp(), a.h, uintptr(k), b2u(upper))
+	r := call(fnTri, outp(), a.h, uintptr(k), b2u(upper))
 	return ret("tri", r)
 }
 
@@ -257,7 +255,7 @@ func Pad(a *Array, low, high []int, v float64) *Array {
 		return &Array{}
 	}
 	l, h := ints32(low), ints32(high)
-	r, _, _ := purego.SyscallN(fnPad, outp(), a.h, uintptr(unsafe.Pointer(unsafe.SliceData(l))),
+	r := call(fnPad, outp(), a.h, uintptr(unsafe.Pointer(unsafe.SliceData(l))),
 		uintptr(unsafe.Pointer(unsafe.SliceData(h))), uintptr(len(l)), uintptr(math.Float64bits(v)))
 	return ret("pad", r)
 }

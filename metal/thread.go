@@ -105,13 +105,14 @@ func runJob(j job) {
 
 // runTop runs one Do call: fresh state, one root scope freed at the end.
 func runTop(fn func() error) (r result) {
-	st = &doState{scopes: [][]*Array{nil}}
+	st = &doState{scopes: scopeStore[:0]}
+	pushScope()
 	defer func() {
 		r.panic = recover()
 		for len(st.scopes) > 0 { // all of them, in case fn panicked in a Scope
 			popScope()
 		}
-		st = nil
+		scopeStore, st = st.scopes, nil
 	}()
 	r.err = fn()
 	if r.err == nil {
@@ -145,12 +146,28 @@ func Err() error {
 	return st.err
 }
 
-func pushScope() { st.scopes = append(st.scopes, nil) }
+// scopeStore keeps the scope stack's storage, each level's list included,
+// from one Do call to the next, so that opening a scope and tracking arrays
+// in it allocate nothing once warm (MLX thread only).
+var scopeStore [][]*Array
 
+func pushScope() {
+	n := len(st.scopes)
+	if n == cap(st.scopes) {
+		st.scopes = append(st.scopes, nil)
+		return
+	}
+	st.scopes = st.scopes[:n+1]
+}
+
+// popScope frees the innermost scope's arrays and keeps its emptied list
+// for the next scope at that depth.
 func popScope() {
 	n := len(st.scopes) - 1
-	freeArrays(st.scopes[n])
-	st.scopes[n] = nil
+	list := st.scopes[n]
+	freeArrays(list)
+	clear(list)
+	st.scopes[n] = list[:0]
 	st.scopes = st.scopes[:n]
 }
 
