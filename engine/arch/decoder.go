@@ -38,8 +38,10 @@ func (a *Attention) Forward(x *metal.Array, mask cache.Mask, c cache.Cache, offs
 	v = a.heads(v, b, l, a.NKVHeads, nil)
 	q, k = a.Rope.Apply(q, offsets), a.Rope.Apply(k, offsets)
 	out := cache.Attention(c, q, k, v, a.Scale, mask)
-	out = metal.Reshape(metal.Transpose(out, 0, 2, 1, 3), b, l, a.NHeads*a.HeadDim)
-	return a.OProj.Forward(out)
+	if l > 1 {
+		out = metal.Transpose(out, 0, 2, 1, 3)
+	}
+	return a.OProj.Forward(metal.Reshape(out, b, l, a.NHeads*a.HeadDim))
 }
 
 // project computes queries, keys and values, split from a fused projection
@@ -53,11 +55,21 @@ func (a *Attention) project(x *metal.Array) (q, k, v *metal.Array) {
 	return parts[0], parts[1], parts[2]
 }
 
-// heads reshapes [B, L, n·D] to [B, n, L, D], normalizing each head if norm is set.
+// heads reshapes [B, L, n·D] to [B, n, L, D], normalizing each head if norm
+// is set. With one position (decode) both layouts hold the same bytes, so a
+// reshape alone does it: a graph node fewer per tensor, and every node costs
+// host time at each step (as in Forward's output).
 func (a *Attention) heads(x *metal.Array, b, l, n int, norm *layer.RMSNorm) *metal.Array {
-	x = metal.Reshape(x, b, l, n, a.HeadDim)
+	if l == 1 {
+		x = metal.Reshape(x, b, n, 1, a.HeadDim)
+	} else {
+		x = metal.Reshape(x, b, l, n, a.HeadDim)
+	}
 	if norm != nil {
 		x = norm.Forward(x)
+	}
+	if l == 1 {
+		return x
 	}
 	return metal.Transpose(x, 0, 2, 1, 3)
 }

@@ -220,8 +220,9 @@ func (g *run) forward(ids, prev *metal.Array) *step {
 			g.s.observe(prev)
 		}
 		h := g.m.Hidden(ids, g.caches)
-		l := h.Dim(1)
-		h = metal.Slice(h, []int{0, l - 1, 0}, []int{1, l, h.Dim(2)})
+		if l := h.Dim(1); l > 1 {
+			h = metal.Slice(h, []int{0, l - 1, 0}, []int{1, l, h.Dim(2)})
+		}
 		logits := metal.Reshape(metal.Astype(g.m.Logits(h), metal.Float32), 1, -1)
 		logits = g.s.process(logits)
 		logprobs := metal.Sub(logits, metal.Logsumexp(logits, []int{-1}, true))

@@ -124,6 +124,9 @@ func (s *sampler) context() int {
 
 // observe records a generated token y [1] (lazily) for the penalties.
 func (s *sampler) observe(y *metal.Array) {
+	if !s.repetition() && s.counts == nil {
+		return
+	}
 	tok := metal.Reshape(metal.Astype(y, metal.Int32), 1, 1)
 	if s.repetition() {
 		h := tok
