@@ -34,6 +34,8 @@ func takeQuantized(w *Weights, prefix string, lead []int, cols int) (*metal.Arra
 // Linear is y = x·Wᵀ (+ b), dense or MLX-quantized depending on the weights
 // present, like mlx-lm's nn.Linear / nn.QuantizedLinear.
 type Linear struct {
+	// Weight is the packed quantized weight, or for a dense layer Wᵀ: the
+	// [in, out] view of the checkpoint's [out, in] tensor, made at load.
 	Weight *metal.Array
 	Bias   *metal.Array
 	q      *quantized
@@ -44,7 +46,7 @@ func NewLinear(w *Weights, prefix string, in, out int, bias bool) *Linear {
 	l := &Linear{}
 	l.Weight, l.q = takeQuantized(w, prefix, []int{out}, in)
 	if l.q == nil {
-		l.Weight = w.Tensor(prefix+".weight", out, in)
+		l.Weight = w.TensorT(prefix+".weight", out, in)
 	}
 	if bias {
 		l.Bias = w.Tensor(prefix+".bias", out)
@@ -62,9 +64,9 @@ func (l *Linear) Forward(x *metal.Array) *metal.Array {
 		return y
 	}
 	if l.Bias != nil {
-		return metal.Addmm(l.Bias, x, metal.Transpose(l.Weight), 1, 1)
+		return metal.Addmm(l.Bias, x, l.Weight, 1, 1)
 	}
-	return metal.Matmul(x, metal.Transpose(l.Weight))
+	return metal.Matmul(x, l.Weight)
 }
 
 // Embedding maps token ids to rows of its table; AsLinear uses the same table
@@ -109,6 +111,8 @@ func (e *Embedding) AsLinear(x *metal.Array) *metal.Array {
 // SwitchLinear is a stack of per-expert linear layers applied by expert index
 // (mlx-lm switch_layers.SwitchLinear / QuantizedSwitchLinear), without bias.
 type SwitchLinear struct {
+	// Weight is the packed quantized weight, or for dense experts the
+	// [experts, in, out] view of the checkpoint's [experts, out, in], made at load.
 	Weight *metal.Array
 	q      *quantized
 }
@@ -118,7 +122,7 @@ func NewSwitchLinear(w *Weights, prefix string, in, out, experts int) *SwitchLin
 	s := &SwitchLinear{}
 	s.Weight, s.q = takeQuantized(w, prefix, []int{experts, out}, in)
 	if s.q == nil {
-		s.Weight = w.Tensor(prefix+".weight", experts, out, in)
+		s.Weight = w.TensorT(prefix+".weight", experts, out, in)
 	}
 	return s
 }
@@ -128,5 +132,5 @@ func (s *SwitchLinear) Forward(x, indices *metal.Array, sorted bool) *metal.Arra
 	if s.q != nil {
 		return metal.GatherQMM(x, s.Weight, s.q.scales, s.q.biases, nil, indices, true, s.q.groupSize, s.q.bits, s.q.mode, sorted)
 	}
-	return metal.GatherMM(x, metal.Swapaxes(s.Weight, -1, -2), nil, indices, sorted)
+	return metal.GatherMM(x, s.Weight, nil, indices, sorted)
 }

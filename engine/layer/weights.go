@@ -27,8 +27,11 @@ var ErrUnexpectedTensor = errors.New("unexpected tensor")
 type Weights struct {
 	arrays map[string]*metal.Array
 	taken  map[string]bool
-	quant  *model.Quantization
-	err    error
+	// swapped holds the views TensorT made, which the model keeps in place
+	// of the tensors they view.
+	swapped map[string]*metal.Array
+	quant   *model.Quantization
+	err     error
 	// modules lists the paths of quantizable modules (Linear, Embedding,
 	// SwitchLinear) in the order they were built.
 	modules []string
@@ -36,7 +39,7 @@ type Weights struct {
 
 // NewWeights wraps loaded arrays; q is the model's quantization (nil if none).
 func NewWeights(arrays map[string]*metal.Array, q *model.Quantization) *Weights {
-	return &Weights{arrays: arrays, taken: map[string]bool{}, quant: q}
+	return &Weights{arrays: arrays, taken: map[string]bool{}, swapped: map[string]*metal.Array{}, quant: q}
 }
 
 // Has reports whether the tensor exists.
@@ -57,6 +60,22 @@ func (w *Weights) Tensor(name string, shape ...int) *metal.Array {
 		w.fail(fmt.Errorf("%w: %q has shape %v, want %v", ErrShapeMismatch, name, got, shape))
 	}
 	return a
+}
+
+// TensorT takes a required tensor of the given shape and returns it with its
+// last two axes swapped (a dense layer's [out, in] weight as the [in, out]
+// right operand of x·W). The view is made once here rather than at every
+// forward pass, and Taken lists it in place of the tensor: it holds the same
+// bytes once evaluated.
+func (w *Weights) TensorT(name string, shape ...int) *metal.Array {
+	a := w.Tensor(name, shape...)
+	if a == nil {
+		return nil
+	}
+	t := metal.Swapaxes(a, -1, -2)
+	t.Shape() // read the shape now, as Tensor does: Nbytes then works outside Do
+	w.swapped[name] = t
+	return t
 }
 
 // Optional takes a tensor if present (nil otherwise), checking its shape.
@@ -98,7 +117,8 @@ func (w *Weights) Err(checkUnused bool) error {
 	return fmt.Errorf("%w: %v", ErrUnexpectedTensor, extra)
 }
 
-// Taken returns the tensors constructors used (the model keeps these).
+// Taken returns the tensors constructors used, or the views TensorT made of
+// them (the model keeps these).
 func (w *Weights) Taken() []*metal.Array {
 	names := make([]string, 0, len(w.taken))
 	for name := range w.taken {
@@ -108,6 +128,9 @@ func (w *Weights) Taken() []*metal.Array {
 	out := make([]*metal.Array, len(names))
 	for i, name := range names {
 		out[i] = w.arrays[name]
+		if t, ok := w.swapped[name]; ok {
+			out[i] = t
+		}
 	}
 	return out
 }
