@@ -1,10 +1,8 @@
 package chat
 
 import (
-	"bufio"
 	"encoding/json"
 	"errors"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -26,25 +24,7 @@ type goldenRecord struct {
 
 func readGoldens(t *testing.T, path string) []goldenRecord {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var recs []goldenRecord
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, 16<<20)
-	for sc.Scan() {
-		var r goldenRecord
-		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
-			t.Fatalf("%s: %v", path, err)
-		}
-		recs = append(recs, r)
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return recs
+	return testutil.ReadJSONL[goldenRecord](t, path)
 }
 
 // TestGoldens renders every record of every chat golden file with the

@@ -13,6 +13,7 @@ import (
 	"github.com/lmx-app/lmx/engine"
 	"github.com/lmx-app/lmx/engine/bench"
 	"github.com/lmx-app/lmx/engine/generate"
+	"github.com/lmx-app/lmx/internal/cmdflag"
 	"github.com/lmx-app/lmx/metal"
 )
 
@@ -78,7 +79,7 @@ func RunBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 
 // parseBench parses the flags; code is -1 to go on, else the exit code.
 func parseBench(args []string, stderr io.Writer) (benchFlags, int) {
-	fs := newFlagSet("bench", benchUsage, stderr)
+	fs := cmdflag.New("bench", benchUsage, stderr)
 	var f benchFlags
 	fs.StringVar(&f.model, "model", "", "model folder")
 	fs.IntVar(&f.w.PromptTokens, "prompt-tokens", 512, "prompt length in tokens")
@@ -89,7 +90,7 @@ func parseBench(args []string, stderr io.Writer) (benchFlags, int) {
 	fs.StringVar(&f.python, "python", "", "Python with mlx_lm (default $LMX_PYTHON or the repository's .venv/bin/python)")
 	fs.BoolVar(&f.json, "json", false, "print one JSON object")
 	fs.StringVar(&f.cpuprofile, "cpuprofile", "", "write a CPU profile of LMX's timed runs to FILE")
-	rest, err := parse(fs, args)
+	rest, err := cmdflag.Parse(fs, args)
 	if err != nil {
 		return f, usageError(err)
 	}

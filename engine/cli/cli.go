@@ -13,33 +13,6 @@ import (
 	"github.com/lmx-app/lmx/metal"
 )
 
-// parse parses flags that may come before, between or after the positional
-// arguments, and returns the positional ones.
-func parse(fs *flag.FlagSet, args []string) ([]string, error) {
-	var positional []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		if fs.NArg() == 0 {
-			return positional, nil
-		}
-		positional = append(positional, fs.Arg(0))
-		args = fs.Args()[1:]
-	}
-}
-
-// newFlagSet returns a flag set that reports to stderr.
-func newFlagSet(name, usage string, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: lmx %s\n", usage)
-		fs.PrintDefaults()
-	}
-	return fs
-}
-
 // usageError returns the exit code of a flag error: 0 for -h, else 2.
 func usageError(err error) int {
 	if errors.Is(err, flag.ErrHelp) {

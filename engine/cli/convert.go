@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/lmx-app/lmx/engine/convert"
+	"github.com/lmx-app/lmx/internal/cmdflag"
 )
 
 const convertUsage = `convert HF_FOLDER OUT [--quantize] [--bits 4] [--group-size 64] [--mode affine]
@@ -16,7 +17,7 @@ const convertUsage = `convert HF_FOLDER OUT [--quantize] [--bits 4] [--group-siz
 // into an MLX model folder (quantized with --quantize) that LMX and mlx_lm
 // both load.
 func RunConvert(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("convert", convertUsage, stderr)
+	fs := cmdflag.New("convert", convertUsage, stderr)
 	var o convert.Options
 	fs.BoolVar(&o.Quantize, "quantize", false, "quantize the linear and embedding layers")
 	fs.BoolVar(&o.Quantize, "q", false, "shorthand for --quantize")
@@ -24,7 +25,7 @@ func RunConvert(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	fs.IntVar(&o.GroupSize, "group-size", 0, "weights per quantization group (default: the mode's, 64 for affine)")
 	fs.StringVar(&o.Mode, "mode", "affine", "quantization mode: affine, mxfp4, mxfp8 or nvfp4")
 	fs.StringVar(&o.Dtype, "dtype", "", "floating dtype to write (default: config.json's torch_dtype)")
-	pos, err := parse(fs, args)
+	pos, err := cmdflag.Parse(fs, args)
 	if err != nil {
 		return usageError(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/lmx-app/lmx/engine/chat"
 	"github.com/lmx-app/lmx/engine/generate"
 	"github.com/lmx-app/lmx/engine/tokenizer"
+	"github.com/lmx-app/lmx/internal/cmdflag"
 )
 
 const generateUsage = `generate --model DIR --prompt TEXT [--max-tokens N] [--temp T] [--top-p P] [--top-k K]
@@ -33,7 +34,7 @@ type genFlags struct {
 // as tokens arrive, stops at the model's EOS, and prints prompt and
 // generation speed and MLX's peak memory to stderr.
 func RunGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("generate", generateUsage, stderr)
+	fs := cmdflag.New("generate", generateUsage, stderr)
 	var f genFlags
 	fs.StringVar(&f.model, "model", "", "model folder (config.json, safetensors, tokenizer.json)")
 	fs.StringVar(&f.prompt, "prompt", "", "prompt text (empty: start from the BOS token)")
@@ -44,7 +45,7 @@ func RunGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	fs.Uint64Var(&f.seed, "seed", 0, "random seed (default: a random one)")
 	fs.BoolVar(&f.chat, "chat", false, "render the prompt as a user message with the model's chat template")
 	fs.IntVar(&f.maxKVSize, "max-kv-size", 0, "bound the KV cache to N positions (0: unbounded)")
-	rest, err := parse(fs, args)
+	rest, err := cmdflag.Parse(fs, args)
 	if err != nil {
 		return usageError(err)
 	}

@@ -1,9 +1,6 @@
 package cli
 
 import (
-	"bufio"
-	"encoding/json"
-	"os"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -15,24 +12,15 @@ import (
 // singleTurn reads the golden record "single" (one user message, generation
 // prompt added) of a tokenizer's chat goldens.
 func singleTurn(t *testing.T, name string) (content, rendered string) {
-	f, err := os.Open(filepath.Join(testutil.Fixtures(t), "goldens", "chat_"+name+".jsonl"))
-	if err != nil {
-		t.Fatal(err)
+	type record struct {
+		Name     string `json:"name"`
+		Messages []struct {
+			Content string `json:"content"`
+		} `json:"messages"`
+		Rendered string `json:"rendered"`
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, 1<<24)
-	for sc.Scan() {
-		var r struct {
-			Name     string `json:"name"`
-			Messages []struct {
-				Content string `json:"content"`
-			} `json:"messages"`
-			Rendered string `json:"rendered"`
-		}
-		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
-			t.Fatal(err)
-		}
+	path := filepath.Join(testutil.Fixtures(t), "goldens", "chat_"+name+".jsonl")
+	for _, r := range testutil.ReadJSONL[record](t, path) {
 		if r.Name == "single" {
 			return r.Messages[0].Content, r.Rendered
 		}

@@ -2,6 +2,8 @@
 package testutil
 
 import (
+	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
@@ -66,4 +68,26 @@ func Unavailable(t testing.TB, requireVar, reason string) {
 		t.Fatalf("%s=1 but: %s", requireVar, reason)
 	}
 	t.Skip(reason)
+}
+
+// ReadJSONL decodes every line of a JSON-lines file (the fixtures' goldens)
+// into a T, failing the test on a bad line.
+func ReadJSONL[T any](t testing.TB, path string) []T {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []T
+	for i, line := range bytes.Split(b, []byte("\n")) {
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
+		var v T
+		if err := json.Unmarshal(line, &v); err != nil {
+			t.Fatalf("%s:%d: %v", path, i+1, err)
+		}
+		out = append(out, v)
+	}
+	return out
 }

@@ -74,33 +74,6 @@ func (c common) client(s store.Settings) *hub.Client {
 	return cl
 }
 
-// parse parses flags that may be interleaved with positional arguments
-// ("lmx pull REPO --data-dir X") and returns the positional ones.
-func parse(fs *flag.FlagSet, args []string) ([]string, error) {
-	var positional []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		if fs.NArg() == 0 {
-			return positional, nil
-		}
-		positional = append(positional, fs.Arg(0))
-		args = fs.Args()[1:]
-	}
-}
-
-// newFlagSet returns a flag set that reports to stderr.
-func newFlagSet(name, usage string, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: lmx %s\n", usage)
-		fs.PrintDefaults()
-	}
-	return fs
-}
-
 // fail prints "lmx CMD: err" and returns exit code 1.
 func fail(stderr io.Writer, cmd string, err error) int {
 	fmt.Fprintf(stderr, "lmx %s: %v\n", cmd, err)

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/lmx-app/lmx/internal/cmdflag"
 	"github.com/lmx-app/lmx/store"
 	"github.com/lmx-app/lmx/store/library"
 )
@@ -18,9 +19,9 @@ import (
 // settings then.
 func RunLs(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var c common
-	fs := newFlagSet("ls", "ls [--data-dir DIR] [--hub-cache DIR]", stderr)
+	fs := cmdflag.New("ls", "ls [--data-dir DIR] [--hub-cache DIR]", stderr)
 	c.register(fs)
-	if pos, err := parse(fs, args); err != nil || len(pos) != 0 {
+	if pos, err := cmdflag.Parse(fs, args); err != nil || len(pos) != 0 {
 		return 2
 	}
 	settings, err := c.settings()

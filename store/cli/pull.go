@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/lmx-app/lmx/internal/cmdflag"
 	"github.com/lmx-app/lmx/store/hub"
 	"github.com/lmx-app/lmx/store/library"
 )
@@ -21,10 +22,10 @@ import (
 func RunPull(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var c common
 	var revision string
-	fs := newFlagSet("pull", "pull [--revision REV] [--data-dir DIR] [--hub-cache DIR] [--endpoint URL] mlx-community/NAME", stderr)
+	fs := cmdflag.New("pull", "pull [--revision REV] [--data-dir DIR] [--hub-cache DIR] [--endpoint URL] mlx-community/NAME", stderr)
 	c.register(fs)
 	fs.StringVar(&revision, "revision", "main", "branch, tag or commit to download")
-	pos, err := parse(fs, args)
+	pos, err := cmdflag.Parse(fs, args)
 	if err != nil {
 		return 2
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/lmx-app/lmx/internal/cmdflag"
 	"github.com/lmx-app/lmx/store"
 	"github.com/lmx-app/lmx/store/library"
 )
@@ -17,9 +18,9 @@ import (
 // model may be loaded.
 func RunRm(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var c common
-	fs := newFlagSet("rm", "rm [--data-dir DIR] [--hub-cache DIR] mlx-community/NAME[@COMMIT]", stderr)
+	fs := cmdflag.New("rm", "rm [--data-dir DIR] [--hub-cache DIR] mlx-community/NAME[@COMMIT]", stderr)
 	c.register(fs)
-	pos, err := parse(fs, args)
+	pos, err := cmdflag.Parse(fs, args)
 	if err != nil {
 		return 2
 	}
