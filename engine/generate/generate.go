@@ -191,11 +191,13 @@ func (g *run) decode(cur *step) error {
 
 // emit reads a step's token, checks stop ids and calls the callback.
 func (g *run) emit(st *step) (bool, error) {
-	ids, err := st.y.Int32s()
+	// Item reads the sampler's uint32 as is: a conversion to int32 would add
+	// a graph node and a second evaluation at every step.
+	id, err := st.y.Item()
 	if err != nil {
 		return true, fmt.Errorf("decode: %w", err)
 	}
-	tok := Token{ID: ids[0]}
+	tok := Token{ID: int32(id)}
 	if slices.Contains(g.req.StopIDs, tok.ID) {
 		g.res.FinishReason = FinishStop
 		return true, nil
