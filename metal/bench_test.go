@@ -111,7 +111,7 @@ func BenchmarkSwiGLU(b *testing.B) {
 	for _, compiled := range []bool{true, false} {
 		b.Run(map[bool]string{true: "compiled", false: "uncompiled"}[compiled], func(b *testing.B) {
 			err := Do(context.Background(), func() error {
-				defer SetCompile(true)
+				defer SetCompile(compileByEnv())
 				if err := SetCompile(compiled); err != nil {
 					return err
 				}

@@ -56,9 +56,12 @@ func setCompile(enabled bool) error {
 	return nil
 }
 
+// compileByEnv reports the setting CompileEnv asks for (on unless "0").
+func compileByEnv() bool { return os.Getenv(CompileEnv) != "0" }
+
 // compileFromEnv applies CompileEnv once, on the MLX thread when it starts.
 func compileFromEnv() {
-	if os.Getenv(CompileEnv) == "0" {
+	if !compileByEnv() {
 		_ = setCompile(false) // cannot fail: MLX only stores the mode
 	}
 }

@@ -42,7 +42,7 @@ func TestFusedActivations(t *testing.T) {
 			want := gluRef(gate, x, c.ref)
 			t.Run(c.name+map[bool]string{true: "/compiled", false: "/uncompiled"}[compiled], func(t *testing.T) {
 				do(t, func() error {
-					defer SetCompile(true)
+					defer SetCompile(compileByEnv())
 					if err := SetCompile(compiled); err != nil {
 						return err
 					}

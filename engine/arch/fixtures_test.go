@@ -124,7 +124,8 @@ func TestFixtureLogits(t *testing.T) {
 // setCompile switches MLX's compilation for one test.
 func setCompile(t *testing.T, enabled bool) {
 	mlxtest.Do(t, func() error { return metal.SetCompile(enabled) })
-	t.Cleanup(func() { mlxtest.Do(t, func() error { return metal.SetCompile(true) }) })
+	restore := os.Getenv(metal.CompileEnv) != "0"
+	t.Cleanup(func() { mlxtest.Do(t, func() error { return metal.SetCompile(restore) }) })
 }
 
 // checkLogits compares m's logits for the three reference prompts.
