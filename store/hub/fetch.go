@@ -64,7 +64,9 @@ func (t transfer) fetchOnce(ctx context.Context) error {
 	if have, err = t.startOffset(resp, path, have); err != nil {
 		return err
 	}
-	return stallCause(ctx, t.write(path, resp.Body, watchdog))
+	// Never write past the promised size: a longer body would fill the disk
+	// and push the progress past its total; the hash check rejects it.
+	return stallCause(ctx, t.write(path, io.LimitReader(resp.Body, t.file.Size-have), watchdog))
 }
 
 // request sends the GET for the file from offset, following redirects to
@@ -192,11 +194,12 @@ func (t transfer) verify() error {
 	if err != nil {
 		return err
 	}
-	if got == t.file.BlobID && fileSize(path) == t.file.Size {
+	size := fileSize(path)
+	if got == t.file.BlobID && size == t.file.Size {
 		return nil
 	}
 	os.Remove(path)
-	t.progress(-t.file.Size)
+	t.progress(-size)
 	return fmt.Errorf("%s: hash %s, want %s: %w", t.file.Name, got, t.file.BlobID, ErrChecksum)
 }
 

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -215,6 +216,31 @@ func TestUnsafeNamesFromServerAreRefused(t *testing.T) {
 				t.Errorf("cache written for a refused repo: %v", entries)
 			}
 		})
+	}
+}
+
+func TestBodyLongerThanPromisedIsCutAndRejected(t *testing.T) {
+	e := newEnv(t, "")
+	var mu sync.Mutex
+	var seen []Progress
+	record := func(p Progress) { mu.Lock(); seen = append(seen, p); mu.Unlock() }
+	e.mgr = NewManager(NewClient(e.hub.URL, ""), e.cache, e.db, Options{ProgressEvery: time.Millisecond, OnProgress: record})
+	t.Cleanup(e.mgr.Close)
+	config := append([]byte(`{"model_type":"llama"}`), bytes.Repeat([]byte(" "), 256<<10)...)
+	repo := e.hub.AddRepo("mlx-community/long", map[string][]byte{"config.json": config})
+	repo.InfoHook = func(i map[string]any) { sibling(i)["size"] = 10 }
+	if _, err := e.mgr.Pull(context.Background(), repo.ID, "main"); !errors.Is(err, ErrChecksum) {
+		t.Fatalf("pull: %v, want ErrChecksum", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, p := range seen {
+		if p.DoneBytes < 0 || p.DoneBytes > p.TotalBytes {
+			t.Errorf("progress %d of %d bytes (state %s): outside the promised size", p.DoneBytes, p.TotalBytes, p.State)
+		}
+	}
+	if len(seen) == 0 {
+		t.Error("no progress reported")
 	}
 }
 
