@@ -12,6 +12,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -192,6 +193,35 @@ func TestCancelRemovesPartialFiles(t *testing.T) {
 	}
 	if _, err := e.db.Download(id); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("record left: %v", err)
+	}
+}
+
+func TestConcurrentStartsRunOneDownloadThatCancelStops(t *testing.T) {
+	e := newEnv(t, "")
+	repo := e.hub.AddFolder(t, "mlx-community/llama-tiny", fixtureDir(t, "llama"))
+	e.hub.SetFault(repo, "model.safetensors", hubtest.Fault{BytesPerSec: 400_000})
+	var wg sync.WaitGroup
+	for range 4 { // a double click on Download, twice
+		wg.Go(func() {
+			if _, err := e.mgr.Start(context.Background(), repo.ID, "main"); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	partial := e.cache.IncompletePath(repo.ID, hubtest.SHA256(repo.Files["model.safetensors"]))
+	for deadline := time.Now().Add(5 * time.Second); fileSize(partial) < 50_000 && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err := e.mgr.Cancel(DownloadID(repo.ID, "main")); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond) // a second download would go on writing
+	if _, err := os.Stat(partial); !os.IsNotExist(err) {
+		t.Errorf("partial file written after cancel: %v", err)
+	}
+	if _, err := os.Stat(e.cache.SnapshotDir(repo.ID, repo.Commit)); !os.IsNotExist(err) {
+		t.Errorf("snapshot written after cancel: %v", err)
 	}
 }
 

@@ -12,7 +12,9 @@ import (
 	"github.com/lmx-app/lmx/store/library"
 )
 
-// launch registers a job for rec and runs it in the background.
+// launch registers a job for rec and runs it in the background, unless one
+// already runs for rec.ID (two Starts of one model raced): a second job would
+// outlive a Cancel of the first.
 func (m *Manager) launch(rec store.Download) {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	j := &job{id: rec.ID, ctx: ctx, cancel: cancel, done: make(chan struct{})}
@@ -29,8 +31,12 @@ func (m *Manager) launch(rec store.Download) {
 		}
 	}
 	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.jobs[rec.ID] != nil {
+		cancel(nil)
+		return
+	}
 	m.jobs[rec.ID] = j
-	m.mu.Unlock()
 	go m.run(j, rec)
 }
 
