@@ -130,6 +130,7 @@ func (g *run) run(vocab int) error {
 	}
 	cur := g.forward(metal.FromInt32(last, 1, len(last)), nil)
 	if err := metal.AsyncEval(cur.y); err != nil {
+		cur.free()
 		return err
 	}
 	g.res.PrefillTime = time.Since(start)
