@@ -61,18 +61,22 @@ func Load(ctx context.Context, dir string, opts Options) (*Model, error) {
 		return nil, err
 	}
 	var m arch.Model
-	var cfg *model.Config
+	var info Info
 	err = metal.Do(ctx, func() error {
-		m, cfg, err = arch.Load(dir)
+		var cfg *model.Config
+		if m, cfg, err = arch.Load(dir); err == nil {
+			info = newInfo(dir, cfg, gen, m)
+		}
 		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("load model %s: %w", dir, err)
 	}
-	return &Model{m: m, opts: opts, info: newInfo(dir, cfg, gen, m)}, nil
+	return &Model{m: m, opts: opts, info: info}, nil
 }
 
-// newInfo gathers the model facts.
+// newInfo gathers the model facts. It reads array sizes, so it runs on the
+// MLX thread.
 func newInfo(dir string, cfg *model.Config, gen *model.GenerationConfig, m arch.Model) Info {
 	info := Info{Dir: dir, ModelType: cfg.ModelType, VocabSize: cfg.VocabSize, NumLayers: m.NumLayers(),
 		HiddenSize: cfg.HiddenSize, ContextLength: cfg.MaxPositionEmbeddings, Generation: *gen}
