@@ -184,10 +184,14 @@ func (a *Array) Valid() bool { return a != nil && a.h != 0 }
 // only).
 var descBuf [66]int32
 
-// describe reads and caches dtype and shape (nil for an invalid array).
+// describe reads and caches dtype and shape (nil for a nil or invalid
+// array, which sets the sticky error).
 func (a *Array) describe() *arrayDesc {
-	if a.desc != nil || !usable(a) {
+	if a != nil && a.desc != nil {
 		return a.desc
+	}
+	if !usable(a) {
+		return nil
 	}
 	buf := &descBuf
 	r := call(fnDescribe, a.h, uintptr(unsafe.Pointer(buf)), uintptr(len(buf)))
@@ -317,6 +321,16 @@ func (a *Array) copyOut(dst unsafe.Pointer, n int) error {
 func (a *Array) Keep() *Array {
 	if a != nil {
 		a.kept = true
+	}
+	return a
+}
+
+// Replace keeps a and frees old, the array a takes the place of (nil, or a
+// itself, frees nothing): the update of a state held across scopes. Returns a.
+func Replace(old, a *Array) *Array {
+	a.Keep()
+	if old != nil && old != a {
+		old.Free()
 	}
 	return a
 }

@@ -119,6 +119,39 @@ func TestScopesFreeUnkeptArrays(t *testing.T) {
 	}
 }
 
+func TestReplaceKeepsNewAndFreesOld(t *testing.T) {
+	do(t, func() error {
+		var old, next *Array
+		Scope(func() {
+			old = Ones([]int{4}, Float32).Keep()
+			if Replace(old, old) != old || !old.Valid() {
+				t.Error("Replace of an array by itself freed it")
+			}
+			next = Replace(old, AddScalar(old, 1))
+		})
+		if old.Valid() || !next.Valid() {
+			t.Errorf("after Replace and its scope: old valid=%v, new valid=%v", old.Valid(), next.Valid())
+		}
+		assertClose(t, "new", floats(t, next), []float64{2, 2, 2, 2}, 0)
+		next.Free()
+		return nil
+	})
+}
+
+func TestNilArrayIsAnErrorNotAPanic(t *testing.T) {
+	requireMLX(t)
+	err := Do(context.Background(), func() error {
+		var a *Array
+		if a.Dim(0) != 0 || a.Shape() != nil || a.Dtype() != -1 {
+			t.Error("a nil array described itself")
+		}
+		return nil
+	})
+	if !errors.Is(err, ErrNilArray) {
+		t.Fatalf("Do after describing a nil array = %v, want ErrNilArray", err)
+	}
+}
+
 func TestDoCanceledWhileThreadBusy(t *testing.T) {
 	requireMLX(t)
 	started, release := make(chan struct{}), make(chan struct{})

@@ -110,15 +110,6 @@ func offsetsArray(offset int, leftPad []int32, batch int) *metal.Array {
 	return metal.FromInt32(out, batch)
 }
 
-// keep marks a as owned by the cache and frees the array it replaces.
-func keep(old, a *metal.Array) *metal.Array {
-	a.Keep()
-	if old != nil && old != a {
-		old.Free()
-	}
-	return a
-}
-
 // sliceSeq returns a[..., start:stop, :] of a [B, H, L, D] array.
 func sliceSeq(a *metal.Array, start, stop int) *metal.Array {
 	s := a.Shape()

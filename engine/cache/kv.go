@@ -38,8 +38,8 @@ func (c *KV) Update(k, v *metal.Array) (*metal.Array, *metal.Array) {
 		c.grow(k, v, n)
 	}
 	c.idx += n
-	c.keys = keep(c.keys, writeSeq(c.keys, k, prev))
-	c.values = keep(c.values, writeSeq(c.values, v, prev))
+	c.keys = metal.Replace(c.keys, writeSeq(c.keys, k, prev))
+	c.values = metal.Replace(c.values, writeSeq(c.values, v, prev))
 	return sliceSeq(c.keys, 0, c.idx), sliceSeq(c.values, 0, c.idx)
 }
 
@@ -56,8 +56,8 @@ func (c *KV) grow(k, v *metal.Array, n int) {
 	if c.idx%step != 0 {
 		oldK, oldV = sliceSeq(oldK, 0, c.idx), sliceSeq(oldV, 0, c.idx)
 	}
-	c.keys = keep(c.keys, metal.Concatenate([]*metal.Array{oldK, newK}, 2))
-	c.values = keep(c.values, metal.Concatenate([]*metal.Array{oldV, newV}, 2))
+	c.keys = metal.Replace(c.keys, metal.Concatenate([]*metal.Array{oldK, newK}, 2))
+	c.values = metal.Replace(c.values, metal.Concatenate([]*metal.Array{oldV, newV}, 2))
 }
 
 // Trim implements Cache.

@@ -41,10 +41,10 @@ func (c *Quantized) store(k, v *metal.Array) {
 	}
 	c.idx += n
 	for i, part := range c.quantize(k) {
-		c.keys[i] = keep(c.keys[i], writeSeq(c.keys[i], part, prev))
+		c.keys[i] = metal.Replace(c.keys[i], writeSeq(c.keys[i], part, prev))
 	}
 	for i, part := range c.quantize(v) {
-		c.values[i] = keep(c.values[i], writeSeq(c.values[i], part, prev))
+		c.values[i] = metal.Replace(c.values[i], writeSeq(c.values[i], part, prev))
 	}
 }
 
@@ -71,7 +71,7 @@ func (c *Quantized) grow(k, v *metal.Array, n int) {
 			if c.idx%step != 0 {
 				old = sliceSeq(old, 0, c.idx)
 			}
-			parts[i] = keep(parts[i], metal.Concatenate([]*metal.Array{old, z}, 2))
+			parts[i] = metal.Replace(parts[i], metal.Concatenate([]*metal.Array{old, z}, 2))
 		}
 	}
 	extend(&c.keys, k)

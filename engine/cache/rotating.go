@@ -78,13 +78,13 @@ func (c *Rotating) temporalOrder(a *metal.Array) *metal.Array {
 // len-1 so every new token still sees maxSize positions.
 func (c *Rotating) updateConcat(k, v *metal.Array) (*metal.Array, *metal.Array) {
 	if c.keys == nil {
-		c.keys, c.values = keep(nil, metal.Contiguous(k)), keep(nil, metal.Contiguous(v))
+		c.keys, c.values = metal.Contiguous(k).Keep(), metal.Contiguous(v).Keep()
 	} else {
 		ok, ov := c.temporalOrder(c.keys), c.temporalOrder(c.values)
 		c.idx = ok.Dim(2)
 		trim := c.idx - c.maxSize + 1
-		c.keys = keep(c.keys, c.trimmed(trim, ok, k))
-		c.values = keep(c.values, c.trimmed(trim, ov, v))
+		c.keys = metal.Replace(c.keys, c.trimmed(trim, ok, k))
+		c.values = metal.Replace(c.values, c.trimmed(trim, ov, v))
 	}
 	c.offset += k.Dim(2)
 	c.idx = c.keys.Dim(2)
@@ -98,15 +98,15 @@ func (c *Rotating) updateInPlace(k, v *metal.Array) (*metal.Array, *metal.Array)
 		c.growInPlace(k, v, prev)
 	}
 	if trim := c.keys.Dim(2) - c.maxSize; trim > 0 {
-		c.keys = keep(c.keys, c.trimmed(trim, c.keys, nil))
-		c.values = keep(c.values, c.trimmed(trim, c.values, nil))
+		c.keys = metal.Replace(c.keys, c.trimmed(trim, c.keys, nil))
+		c.values = metal.Replace(c.values, c.trimmed(trim, c.values, nil))
 		c.idx = c.maxSize
 	}
 	if c.idx == c.maxSize {
 		c.idx = c.keepN
 	}
-	c.keys = keep(c.keys, writeSeq(c.keys, k, c.idx))
-	c.values = keep(c.values, writeSeq(c.values, v, c.idx))
+	c.keys = metal.Replace(c.keys, writeSeq(c.keys, k, c.idx))
+	c.values = metal.Replace(c.values, writeSeq(c.values, v, c.idx))
 	c.offset++
 	c.idx++
 	if c.offset < c.maxSize {
@@ -123,8 +123,8 @@ func (c *Rotating) growInPlace(k, v *metal.Array, prev int) {
 	if c.keys == nil {
 		c.keys, c.values = newK.Keep(), newV.Keep()
 	} else {
-		c.keys = keep(c.keys, metal.Concatenate([]*metal.Array{c.keys, newK}, 2))
-		c.values = keep(c.values, metal.Concatenate([]*metal.Array{c.values, newV}, 2))
+		c.keys = metal.Replace(c.keys, metal.Concatenate([]*metal.Array{c.keys, newK}, 2))
+		c.values = metal.Replace(c.values, metal.Concatenate([]*metal.Array{c.values, newV}, 2))
 	}
 	c.idx = prev
 }

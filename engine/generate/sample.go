@@ -136,12 +136,12 @@ func (s *sampler) observe(y *metal.Array) {
 				h = metal.Slice(h, []int{0, n - s.context()}, []int{1, n})
 			}
 		}
-		s.history = replace(s.history, h)
+		s.history = metal.Replace(s.history, h)
 	}
 	if s.counts != nil {
 		ids := metal.Arange(0, float64(s.vocab), 1, metal.Int32)
 		hit := metal.Astype(metal.Equal(metal.Reshape(ids, 1, s.vocab), tok), metal.Float32)
-		s.counts = replace(s.counts, metal.Add(s.counts, hit))
+		s.counts = metal.Replace(s.counts, metal.Add(s.counts, hit))
 	}
 }
 
@@ -181,7 +181,7 @@ func (s *sampler) sample(logprobs *metal.Array) *metal.Array {
 		logprobs = topK(logprobs, s.opts.TopK)
 	}
 	keys := metal.RandomSplit(s.key, 2)
-	s.key = replace(s.key, metal.Reshape(metal.Slice(keys, []int{0, 0}, []int{1, 2}), 2))
+	s.key = metal.Replace(s.key, metal.Reshape(metal.Slice(keys, []int{0, 0}, []int{1, 2}), 2))
 	sub := metal.Reshape(metal.Slice(keys, []int{1, 0}, []int{2, 2}), 2)
 	return metal.Categorical(metal.MulScalar(logprobs, 1/s.opts.Temperature), -1, sub)
 }
@@ -218,13 +218,4 @@ func topP(logprobs *metal.Array, p float64) *metal.Array {
 // negInf is -inf as float32, broadcast to shape (nil: a scalar).
 func negInf(shape []int) *metal.Array {
 	return metal.Full(shape, math.Inf(-1), metal.Float32)
-}
-
-// replace keeps a and frees the array it replaces.
-func replace(old, a *metal.Array) *metal.Array {
-	a.Keep()
-	if old != nil && old != a {
-		old.Free()
-	}
-	return a
 }
