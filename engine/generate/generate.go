@@ -19,6 +19,10 @@ const DefaultPrefillChunk = 512
 // ErrEmptyPrompt is returned for a request without prompt tokens.
 var ErrEmptyPrompt = errors.New("empty prompt")
 
+// ErrTokenRange is returned for a prompt token outside the vocabulary (MLX
+// would index the embedding table out of bounds).
+var ErrTokenRange = errors.New("prompt token outside the vocabulary")
+
 // Finish reasons of a Result.
 const (
 	FinishStop     = "stop"     // an EOS / stop id was generated
@@ -74,6 +78,11 @@ type Callback func(Token) (stop bool)
 func Generate(ctx context.Context, m arch.Model, vocab int, req Request, fn Callback) (*Result, error) {
 	if len(req.Prompt) == 0 {
 		return nil, ErrEmptyPrompt
+	}
+	for i, id := range req.Prompt {
+		if id < 0 || int(id) >= vocab {
+			return nil, fmt.Errorf("%w: token %d at position %d (vocabulary %d)", ErrTokenRange, id, i, vocab)
+		}
 	}
 	if req.MaxTokens <= 0 {
 		return nil, fmt.Errorf("max tokens %d must be positive", req.MaxTokens)

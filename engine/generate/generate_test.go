@@ -95,6 +95,26 @@ func TestGreedyFixtures(t *testing.T) {
 	}
 }
 
+func TestInvalidRequestsFailBeforeMLX(t *testing.T) {
+	tests := []struct {
+		name string
+		req  Request
+		want error
+	}{
+		{"empty prompt", Request{MaxTokens: 1}, ErrEmptyPrompt},
+		{"token past the vocabulary", Request{Prompt: []int32{1, 10}, MaxTokens: 1}, ErrTokenRange},
+		{"negative token", Request{Prompt: []int32{-1}, MaxTokens: 1}, ErrTokenRange},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// No model: the request must be refused before it is used.
+			if _, err := Generate(context.Background(), nil, 10, tt.req, nil); !errors.Is(err, tt.want) {
+				t.Fatalf("Generate = %v, want %v", err, tt.want)
+			}
+		})
+	}
+}
+
 func TestStoriesGreedy(t *testing.T) {
 	f := loadFixture(t, "stories260k")
 	tests := []struct {
