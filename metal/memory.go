@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"runtime"
 	"unsafe"
 
 	"github.com/ebitengine/purego"
@@ -92,6 +93,9 @@ func setLimit(which int, bytes int64) (int64, error) {
 	if bytes < 0 {
 		return 0, fmt.Errorf("metal: negative limit %d", bytes)
 	}
+	// The shim's last error is per thread: read it on the thread that failed.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	var prev uint64
 	r, _, _ := purego.SyscallN(fnSetLimit, uintptr(which), uintptr(bytes), uintptr(unsafe.Pointer(&prev)))
 	if !status(r) {
