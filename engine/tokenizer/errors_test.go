@@ -99,3 +99,36 @@ func TestLoadWithoutConfig(t *testing.T) {
 		t.Errorf("round trip %q, want %q", got, want)
 	}
 }
+
+// TestLoadRejectsBadIDs: a tokenizer.json with an id that cannot index a
+// token table is an error naming the token, not a panic or a huge allocation.
+func TestLoadRejectsBadIDs(t *testing.T) {
+	cases := []struct {
+		name string
+		edit func(map[string]any)
+		want string
+	}{
+		{"negative added id", func(doc map[string]any) {
+			doc["added_tokens"] = []any{map[string]any{"id": -5, "content": "<x>", "special": true}}
+		}, `added token "<x>"`},
+		{"huge added id", func(doc map[string]any) {
+			doc["added_tokens"] = []any{map[string]any{"id": 2_000_000_000, "content": "<y>"}}
+		}, `added token "<y>"`},
+		{"negative vocab id", func(doc map[string]any) {
+			doc["model"].(map[string]any)["vocab"].(map[string]any)["zzz"] = -3
+		}, `vocab token "zzz"`},
+		{"template id outside the vocabulary", func(doc map[string]any) {
+			doc["post_processor"] = map[string]any{"type": "TemplateProcessing",
+				"single":         []any{map[string]any{"SpecialToken": map[string]any{"id": "<s>"}}, map[string]any{"Sequence": map[string]any{"id": "A"}}},
+				"special_tokens": map[string]any{"<s>": map[string]any{"ids": []any{-1}}}}
+		}, `special token "<s>" has id -1`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := Load(writeVariant(t, c.edit))
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("Load: %v, want an error naming %s", err, c.want)
+			}
+		})
+	}
+}

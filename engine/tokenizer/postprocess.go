@@ -68,6 +68,11 @@ func (t *Tokenizer) addTemplate(spec *componentSpec) error {
 			if !ok {
 				return fmt.Errorf("TemplateProcessing: special token %q has no ids", item.SpecialToken.ID)
 			}
+			for _, id := range st.IDs {
+				if id < 0 || int(id) >= len(t.tokens) {
+					return fmt.Errorf("TemplateProcessing: special token %q has id %d, not in the vocabulary", item.SpecialToken.ID, id)
+				}
+			}
 			if seenSeq {
 				t.suffix = append(t.suffix, st.IDs...)
 			} else {

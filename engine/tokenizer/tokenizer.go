@@ -73,7 +73,9 @@ func build(spec *fileSpec, cfg *Config) (*Tokenizer, error) {
 	if t.decoder, err = newDecoder(spec.Decoder); err != nil {
 		return nil, err
 	}
-	t.indexTokens(spec.AddedTokens)
+	if err = t.indexTokens(spec.AddedTokens); err != nil {
+		return nil, err
+	}
 	if err = t.setPostProcessor(spec.PostProcessor); err != nil {
 		return nil, err
 	}
@@ -81,13 +83,32 @@ func build(spec *fileSpec, cfg *Config) (*Tokenizer, error) {
 	return t, nil
 }
 
+// maxTokenID bounds the ids a tokenizer.json may use (the largest real
+// vocabularies have a few hundred thousand), so a corrupt file cannot make
+// Load allocate id tables of gigabytes.
+const maxTokenID = 1<<24 - 1
+
+// checkID rejects an id outside [0, maxTokenID]; what names the token.
+func checkID(id int32, what string) error {
+	if id < 0 || id > maxTokenID {
+		return fmt.Errorf("%s has id %d, outside 0..%d", what, id, maxTokenID)
+	}
+	return nil
+}
+
 // indexTokens builds the id tables and the added-token matchers.
-func (t *Tokenizer) indexTokens(added []addedSpec) {
+func (t *Tokenizer) indexTokens(added []addedSpec) error {
 	size := 0
-	for _, id := range t.model.vocab {
+	for tok, id := range t.model.vocab {
+		if err := checkID(id, fmt.Sprintf("vocab token %q", tok)); err != nil {
+			return err
+		}
 		size = max(size, int(id)+1)
 	}
 	for _, a := range added {
+		if err := checkID(a.ID, fmt.Sprintf("added token %q", a.Content)); err != nil {
+			return err
+		}
 		size = max(size, int(a.ID)+1)
 	}
 	t.tokens, t.special = make([]string, size), make([]bool, size)
@@ -114,6 +135,7 @@ func (t *Tokenizer) indexTokens(added []addedSpec) {
 	}
 	t.rawAdded = newMatcherSet(raw, t.addedText)
 	t.normAdded = newMatcherSet(norm, t.addedText)
+	return nil
 }
 
 // addedText is what an added token matches and decodes to: its content,
