@@ -3,18 +3,16 @@ package metal
 import (
 	"context"
 	"math"
-	"os"
 	"testing"
+
+	"github.com/lmx-app/lmx/internal/testutil"
 )
 
 // requireMLX loads the runtime or skips (fails under LMX_REQUIRE_MLX=1).
 func requireMLX(t testing.TB) {
 	t.Helper()
 	if err := Load(""); err != nil {
-		if os.Getenv("LMX_REQUIRE_MLX") == "1" {
-			t.Fatalf("LMX_REQUIRE_MLX=1 but: %v", err)
-		}
-		t.Skipf("MLX runtime absent (run build/mlx.sh): %v", err)
+		testutil.Unavailable(t, "LMX_REQUIRE_MLX", "MLX runtime absent (run build/mlx.sh): "+err.Error())
 	}
 }
 

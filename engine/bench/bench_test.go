@@ -30,10 +30,7 @@ func pythonOrSkip(t *testing.T) Python {
 		}
 	}
 	if py == "" {
-		if os.Getenv("LMX_REQUIRE_PY") == "1" {
-			t.Fatal(reason)
-		}
-		t.Skip(reason)
+		testutil.Unavailable(t, "LMX_REQUIRE_PY", reason)
 	}
 	return Python{Interpreter: py, Root: testutil.RepoRoot(t)}
 }
