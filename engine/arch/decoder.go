@@ -169,9 +169,17 @@ func (d *Decoder) Arrays() []*metal.Array { return d.arrays }
 // NumLayers implements Model.
 func (d *Decoder) NumLayers() int { return len(d.Layers) }
 
+// boundedKeep is how many first positions a bounded cache never evicts
+// (mlx-lm's RotatingKVCache keep=4 for max_kv_size).
+const boundedKeep = 4
+
 // NewCaches implements Model: sliding layers get a rotating cache of the
 // window, the others a standard, bounded (MaxKVSize) or quantized one.
 func (d *Decoder) NewCaches(opts CacheOptions) ([]cache.Cache, error) {
+	if opts.MaxKVSize < 0 || (opts.MaxKVSize > 0 && opts.MaxKVSize <= boundedKeep) {
+		return nil, fmt.Errorf("%w: max KV size %d must be 0 (unbounded) or above the %d positions it always keeps",
+			ErrCacheOptions, opts.MaxKVSize, boundedKeep)
+	}
 	padded := false
 	for _, p := range opts.LeftPad {
 		padded = padded || p != 0
@@ -184,7 +192,7 @@ func (d *Decoder) NewCaches(opts CacheOptions) ([]cache.Cache, error) {
 		case blk.Sliding:
 			caches[i] = cache.NewRotating(d.SlidingWindow, 0)
 		case opts.MaxKVSize > 0:
-			caches[i] = cache.NewRotating(opts.MaxKVSize, 4)
+			caches[i] = cache.NewRotating(opts.MaxKVSize, boundedKeep)
 		case opts.KVBits > 0:
 			caches[i] = cache.NewQuantized(cmp.Or(opts.KVGroupSize, 64), opts.KVBits)
 		default:
