@@ -31,10 +31,23 @@ need_apt() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
+# py_pinned reports whether .venv holds every PY_PACKAGES pin at its version
+# (a venv with other versions would give references the goldens do not match).
+py_pinned() {
+  .venv/bin/python - "${PY_PACKAGES[@]}" 2>/dev/null <<'PY'
+import importlib.metadata as md, sys
+sys.exit(any(md.version(n) != v for n, v in (a.split("==") for a in sys.argv[1:])))
+PY
+}
+
 need_py() {
   command -v python3 >/dev/null || { echo "setup: python3 is required" >&2; exit 1; }
-  [ -x .venv/bin/python ] || python3 -m venv .venv
-  if ! .venv/bin/python -c "import mlx.core, mlx_lm, huggingface_hub, tokenizers, openai, anthropic" 2>/dev/null; then
+  if [ ! -x .venv/bin/pip ]; then
+    rm -rf .venv
+    python3 -m venv .venv || { rm -rf .venv
+      echo "setup: python3 -m venv failed (Debian: apt-get install python3-venv)" >&2; exit 1; }
+  fi
+  if ! py_pinned; then
     echo "setup: pip install into .venv"
     .venv/bin/pip install -q --disable-pip-version-check "${PY_PACKAGES[@]}"
   fi
