@@ -16,7 +16,9 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-: "${WHEELS:?}" "${LMX_BIN:?}" "${FIXTURES:?}" "${NVIDIA:?}"
+for v in WHEELS LMX_BIN FIXTURES NVIDIA; do
+  [[ -n "${!v:-}" ]] || { echo "build/bench-cuda.sh: set $v (see the header of this script)" >&2; exit 2; }
+done
 PROMPT="${PROMPT_TOKENS:-512}" GEN="${GEN_TOKENS:-128}" RUNS="${RUNS:-3}"
 SITE="${SITE:-/tmp/lmx-site}"
 MODELS="${MODELS:-/tmp/lmx-models}"
