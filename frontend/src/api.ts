@@ -76,11 +76,24 @@ async function call<T>(method: string, path: string, body?: unknown): Promise<T>
   const headers: Record<string, string> = { Accept: "application/json" };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   const resp = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  const answer = (await resp.json()) as T & APIErrorBody;
+  const text = await resp.text();
+  const answer = parseJSON(text) as (T & APIErrorBody) | undefined;
   if (!resp.ok) {
-    throw new Error(answer.error?.message ?? `${method} ${path}: HTTP ${resp.status}`);
+    // A plain-text answer (the router's 404/405, a proxy) is shown as it is,
+    // not as a JSON syntax error.
+    const plain = text.trim().slice(0, 200);
+    throw new Error(answer?.error?.message ?? `${method} ${path}: HTTP ${resp.status}${plain ? ` (${plain})` : ""}`);
   }
+  if (answer === undefined) throw new Error(`${method} ${path}: the server's answer is not JSON`);
   return answer;
+}
+
+function parseJSON(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
 }
 
 const request = (method: string, path: string) => call<Status>(method, path);
