@@ -3,6 +3,7 @@ package arch
 import (
 	"cmp"
 	"fmt"
+	"slices"
 
 	"github.com/lmx-app/lmx/engine/cache"
 	"github.com/lmx-app/lmx/engine/layer"
@@ -180,6 +181,9 @@ func (d *Decoder) NewCaches(opts CacheOptions) ([]cache.Cache, error) {
 		return nil, fmt.Errorf("%w: max KV size %d must be 0 (unbounded) or above the %d positions it always keeps",
 			ErrCacheOptions, opts.MaxKVSize, boundedKeep)
 	}
+	if err := checkKVQuant(opts); err != nil {
+		return nil, err
+	}
 	padded := false
 	for _, p := range opts.LeftPad {
 		padded = padded || p != 0
@@ -200,6 +204,20 @@ func (d *Decoder) NewCaches(opts CacheOptions) ([]cache.Cache, error) {
 		}
 	}
 	return caches, nil
+}
+
+// checkKVQuant refuses KV-cache quantization MLX does not have.
+func checkKVQuant(opts CacheOptions) error {
+	if opts.KVBits <= 0 {
+		return nil
+	}
+	if !slices.Contains([]int{2, 3, 4, 5, 6, 8}, opts.KVBits) {
+		return fmt.Errorf("%w: KV bits %d (want 2, 3, 4, 5, 6 or 8)", ErrCacheOptions, opts.KVBits)
+	}
+	if g := opts.KVGroupSize; g != 0 && g != 32 && g != 64 && g != 128 {
+		return fmt.Errorf("%w: KV group size %d (want 32, 64 or 128)", ErrCacheOptions, g)
+	}
+	return nil
 }
 
 // offsets returns the rope positions of each sequence (zeros without cache).

@@ -59,6 +59,9 @@ func (m *SparseMoeBlock) Forward(x *metal.Array) *metal.Array {
 	e := gates.Dim(-1)
 	inds := metal.Argpartition(gates, e-m.TopK, -1)
 	s := inds.Shape()
+	if s == nil { // an earlier op failed: the sticky error reports it
+		return inds
+	}
 	start := make([]int, len(s))
 	start[len(s)-1] = e - m.TopK
 	inds = metal.Slice(inds, start, s)

@@ -42,7 +42,7 @@ func (s *SwitchGLU) Forward(x, indices *metal.Array) *metal.Array {
 	y := s.DownProj.Forward(s.GLU(gate, up), idx, sorted)
 	if sorted {
 		y = metal.Take(y, inv, 0)
-		y = metal.Reshape(y, append(shape, y.Shape()[1:]...)...)
+		y = metal.Reshape(y, append(shape, y.Dim(-2), y.Dim(-1))...)
 	}
 	return metal.Squeeze(y, -2)
 }

@@ -112,14 +112,12 @@ func offsetsArray(offset int, leftPad []int32, batch int) *metal.Array {
 
 // sliceSeq returns a[..., start:stop, :] of a [B, H, L, D] array.
 func sliceSeq(a *metal.Array, start, stop int) *metal.Array {
-	s := a.Shape()
-	return metal.Slice(a, []int{0, 0, start, 0}, []int{s[0], s[1], stop, s[3]})
+	return metal.Slice(a, []int{0, 0, start, 0}, []int{a.Dim(0), a.Dim(1), stop, a.Dim(3)})
 }
 
 // writeSeq returns a with a[..., start:start+L, :] = u.
 func writeSeq(a, u *metal.Array, start int) *metal.Array {
-	s := a.Shape()
-	return metal.SliceUpdate(a, u, []int{0, 0, start, 0}, []int{s[0], s[1], start + u.Dim(2), s[3]})
+	return metal.SliceUpdate(a, u, []int{0, 0, start, 0}, []int{a.Dim(0), a.Dim(1), start + u.Dim(2), a.Dim(3)})
 }
 
 // minFloat is the most negative float32, used to mask scores.

@@ -102,6 +102,9 @@ func (c *Quantized) attend(q, k, v *metal.Array, scale float64, mask Mask) *meta
 	kq, vq := c.filled(c.keys), c.filled(c.values)
 	b, heads, l, d := q.Dim(0), q.Dim(1), q.Dim(2), q.Dim(3)
 	kvHeads := kq[0].Dim(1)
+	if kvHeads == 0 { // quantizing failed: the sticky error reports it
+		return &metal.Array{}
+	}
 	rep := heads / kvHeads
 	q = metal.MulScalar(q, scale)
 	if rep > 1 {

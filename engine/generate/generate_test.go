@@ -194,3 +194,34 @@ func TestQuantizedKVCacheStaysClose(t *testing.T) {
 		t.Errorf("8-bit KV cache: %v, want to start like %v", res.Tokens, want[:5])
 	}
 }
+
+func TestBadKVQuantizationIsAnError(t *testing.T) {
+	// Bits and group sizes MLX does not have are refused up front; a group
+	// of 64 is valid but does not divide these models' head_dim (32, 16),
+	// which MLX reports. Either way the request fails with an error, not a
+	// panic, and the next request runs as usual.
+	tests := []struct {
+		c    arch.CacheOptions
+		want error
+	}{
+		{arch.CacheOptions{KVBits: 7, KVGroupSize: 32}, arch.ErrCacheOptions},
+		{arch.CacheOptions{KVBits: 4, KVGroupSize: 48}, arch.ErrCacheOptions},
+		{arch.CacheOptions{KVBits: 4, KVGroupSize: 64}, metal.ErrMLX},
+	}
+	for _, name := range []string{"qwen3", "qwen3_moe"} {
+		t.Run(name, func(t *testing.T) {
+			f := loadFixture(t, name)
+			prompt, want := f.ints["greedy_prompt"], f.ints["greedy_tokens"]
+			for _, tt := range tests {
+				_, err := Generate(context.Background(), f.m, f.vocab, Request{Prompt: prompt, MaxTokens: 3, Cache: tt.c}, nil)
+				if !errors.Is(err, tt.want) {
+					t.Errorf("KV cache %+v: err %v, want %v", tt.c, err, tt.want)
+				}
+			}
+			res := f.generate(t, Request{Prompt: prompt, MaxTokens: len(want)}, nil)
+			if !slices.Equal(res.Tokens, want) {
+				t.Errorf("after the failed requests: %v, want %v", res.Tokens, want)
+			}
+		})
+	}
+}
