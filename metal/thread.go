@@ -178,8 +178,9 @@ func fail(err error) {
 	}
 }
 
-// mustInDo panics when called off the MLX thread: MLX calls from another
-// thread would fail or corrupt state, which is a bug at the call site.
+// mustInDo panics when no Do call is running: MLX calls from another thread
+// would fail or corrupt state, which is a bug at the call site. (It checks
+// only that a Do runs, not that the caller is that Do's goroutine.)
 func mustInDo() {
 	if st == nil {
 		panic("metal: MLX call outside metal.Do")
