@@ -15,6 +15,7 @@ APT_PACKAGES=(
 PY_PACKAGES=(
   mlx==0.32.4 mlx-cpu==0.32.4 mlx-lm==0.32.2   # reference engine for comparisons
   huggingface-hub==2.4.0 tokenizers==0.23.3    # cache layout and tokenizer references
+  jinja2==3.1.6                                # chat template references (engine/chat)
   openai==3.57.0 anthropic==2.14.0             # official clients against the server
 )
 
