@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -115,10 +116,7 @@ func requireJinja2(t *testing.T) string {
 		py, _ = exec.LookPath("python3")
 	}
 	if py == "" || exec.Command(py, "-c", "import jinja2").Run() != nil {
-		if os.Getenv("LMX_REQUIRE_PY") == "1" {
-			t.Fatalf("python with jinja2 required (LMX_REQUIRE_PY=1), interpreter %q", py)
-		}
-		t.Skip("needs a python with jinja2 (pip install jinja2==3.1.6)")
+		testutil.Unavailable(t, "LMX_REQUIRE_PY", fmt.Sprintf("no jinja2 for Python %q (build/setup.sh py)", py))
 	}
 	return py
 }

@@ -126,10 +126,7 @@ func referencePython(t *testing.T) string {
 	if py != "" && exec.Command(py, "-c", "import tokenizers").Run() == nil {
 		return py
 	}
-	if os.Getenv("LMX_REQUIRE_PY") == "1" {
-		t.Fatal("LMX_REQUIRE_PY=1 but no Python with tokenizers (.venv or LMX_PYTHON)")
-	}
-	t.Skip("no Python with tokenizers (pip install tokenizers==0.23.3 into .venv)")
+	testutil.Unavailable(t, "LMX_REQUIRE_PY", "no Python with tokenizers in .venv or $LMX_PYTHON (build/setup.sh py)")
 	return ""
 }
 
