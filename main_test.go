@@ -90,6 +90,7 @@ func TestCommandLine(t *testing.T) {
 		{"stray argument", []string{"serve", "extra"}, 2, "", `unexpected argument "extra"`},
 		{"port in use", []string{"serve", "--port", busyPort, "--data-dir", t.TempDir()}, 1, "", "address already in use"},
 		{"all interfaces without key", []string{"serve", "--host", "0.0.0.0", "--data-dir", t.TempDir()}, 1, "", "API key is required"},
+		{"all interfaces with an empty key", []string{"serve", "--host", "0.0.0.0", "--api-key", "", "--data-dir", t.TempDir()}, 1, "", "API key is required"},
 		{"second instance", []string{"serve", "--port", "0", "--data-dir", owned}, 1, "",
 			"LMX is already running (data dir " + owned + "); using that instance"},
 	}

@@ -34,8 +34,13 @@ func (e *SettingError) Unwrap() error { return ErrInvalidSetting }
 
 // HashAPIKey is how ServerSettings.APIKeyHash stores a key: the lowercase hex
 // SHA-256 of its UTF-8 bytes, so the database never holds the key itself.
-// Keys are random tokens, not passwords, so a fast hash is enough.
+// Keys are random tokens, not passwords, so a fast hash is enough. The empty
+// key hashes to "": no key is required (an empty --api-key or api_key never
+// counts as a key, so it cannot open a listener beyond loopback).
 func HashAPIKey(key string) string {
+	if key == "" {
+		return ""
+	}
 	sum := sha256.Sum256([]byte(key))
 	return hex.EncodeToString(sum[:])
 }

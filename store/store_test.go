@@ -286,6 +286,9 @@ func TestAPIKeyHash(t *testing.T) {
 	if got := HashAPIKey("abc"); got != "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad" {
 		t.Errorf("HashAPIKey(abc) = %s", got)
 	}
+	if got := HashAPIKey(""); got != "" {
+		t.Errorf("HashAPIKey(\"\") = %s, want \"\" (no key required)", got)
+	}
 	stored := HashAPIKey("sk-local-1")
 	tests := []struct {
 		key  string

@@ -69,10 +69,7 @@ func mergeSettings(s *store.Settings, body []byte) error {
 	}
 	s.Server.APIKeyHash = hash
 	if req.APIKey != nil {
-		s.Server.APIKeyHash = ""
-		if *req.APIKey != "" {
-			s.Server.APIKeyHash = store.HashAPIKey(*req.APIKey)
-		}
+		s.Server.APIKeyHash = store.HashAPIKey(*req.APIKey) // "" removes the key
 	}
 	return nil
 }
