@@ -280,3 +280,33 @@ func TestFilesWithEqualContentShareOneBlob(t *testing.T) {
 		t.Errorf("%d blobs, want 2 (config and the shared copy)", len(blobs))
 	}
 }
+
+// TestPullByCommitReturnsThatSnapshot: pulling a commit while refs/main names
+// an older snapshot returns the commit just downloaded, not main's.
+func TestPullByCommitReturnsThatSnapshot(t *testing.T) {
+	e := newEnv(t, "")
+	dir := fixtureDir(t, "stories260k")
+	old := e.hub.AddFolder(t, "mlx-community/stories260k", dir)
+	if _, err := e.mgr.Pull(context.Background(), old.ID, "main"); err != nil {
+		t.Fatalf("pull main: %v", err)
+	}
+	files := map[string][]byte{}
+	for name, b := range old.Files {
+		files[name] = b
+	}
+	files["README.md"] = []byte("a later revision\n")
+	next := e.hub.AddRepo(old.ID, files)
+	if next.Commit == old.Commit {
+		t.Fatal("the republished repo kept its commit")
+	}
+	m, err := e.mgr.Pull(context.Background(), next.ID, next.Commit)
+	if err != nil {
+		t.Fatalf("pull %s: %v", next.Commit, err)
+	}
+	if m.Commit != next.Commit || m.Path != e.cache.SnapshotDir(next.ID, next.Commit) {
+		t.Errorf("Pull returned commit %s at %s; want %s", m.Commit, m.Path, next.Commit)
+	}
+	if ref, _ := e.cache.ReadRef(old.ID, "main"); ref != old.Commit {
+		t.Errorf("refs/main = %q, want it left at %s", ref, old.Commit)
+	}
+}

@@ -139,7 +139,8 @@ func (m *Manager) Start(ctx context.Context, repo, revision string) (string, err
 }
 
 // Pull downloads repo at revision and waits for it; it returns the
-// installed model.
+// installed model: the snapshot of the commit just downloaded, not
+// whichever snapshot of repo the cache would pick.
 func (m *Manager) Pull(ctx context.Context, repo, revision string) (library.Model, error) {
 	id, err := m.Start(ctx, repo, revision)
 	if err != nil {
@@ -148,7 +149,11 @@ func (m *Manager) Pull(ctx context.Context, repo, revision string) (library.Mode
 	if err := m.Wait(ctx, id); err != nil {
 		return library.Model{}, err
 	}
-	return m.cache.Find(repo)
+	rec, err := m.db.Download(id)
+	if err != nil {
+		return library.Model{}, err
+	}
+	return m.installed(rec), nil
 }
 
 // Wait blocks until download id ends and returns its error (nil when done;

@@ -174,9 +174,14 @@ func (m *Manager) finish(rec store.Download) error {
 			return err
 		}
 	}
+	return m.db.RegisterModel(RegistryRecord(m.installed(rec)))
+}
+
+// installed describes the snapshot that download rec wrote.
+func (m *Manager) installed(rec store.Download) library.Model {
 	lm := library.Classify(m.cache.SnapshotDir(rec.Repo, rec.Commit))
 	lm.ID, lm.Repo, lm.Commit = rec.Repo, rec.Repo, rec.Commit
-	return m.db.RegisterModel(RegistryRecord(lm))
+	return lm
 }
 
 // RegistryRecord converts a scanned library model to its registry record.
