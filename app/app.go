@@ -66,6 +66,7 @@ type App struct {
 	hub     *api.Hub
 	handler atomic.Pointer[api.Handler]
 	lib     models
+	pool    pool
 
 	mu         sync.Mutex
 	over       Overrides

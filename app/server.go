@@ -138,6 +138,7 @@ func (a *App) Close() {
 	}
 	a.recordInstance()
 	a.closeLibrary()
+	a.pool.closeAll(context.Background())
 }
 
 // URL returns the server's base URL, or "" while it is stopped.

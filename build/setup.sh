@@ -17,6 +17,7 @@ PY_PACKAGES=(
   huggingface-hub==2.4.0 tokenizers==0.23.3    # cache layout and tokenizer references
   jinja2==3.1.6                                # chat template references (engine/chat)
   openai==3.57.0 anthropic==2.14.0             # official clients against the server
+  gguf==0.19.0                                 # GGUF reference reader (llama.cpp's gguf-py)
 )
 
 need_apt() {

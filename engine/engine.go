@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/lmx-app/lmx/engine/arch"
@@ -37,7 +38,8 @@ type Info struct {
 	ContextLength int
 	// Quantization is nil for unquantized weights.
 	Quantization *model.QuantParams
-	// EOSTokenIDs merges config.json and generation_config.json.
+	// EOSTokenIDs merges config.json, generation_config.json and the
+	// tokenizer's eos_token: the one place a model's stop ids are gathered.
 	EOSTokenIDs []int32
 	// WeightBytes is the memory the weights occupy.
 	WeightBytes int64
@@ -51,6 +53,7 @@ type Model struct {
 	m    arch.Model
 	info Info
 	opts Options
+	text text
 }
 
 // Load reads and loads the model folder dir. A failed load frees everything
@@ -59,6 +62,10 @@ func Load(ctx context.Context, dir string, opts Options) (*Model, error) {
 	gen, err := model.ReadGenerationConfig(dir)
 	if err != nil {
 		return nil, err
+	}
+	txt, err := loadText(dir)
+	if err != nil {
+		return nil, fmt.Errorf("load model %s: %w", dir, err)
 	}
 	var m arch.Model
 	var info Info
@@ -72,7 +79,12 @@ func Load(ctx context.Context, dir string, opts Options) (*Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load model %s: %w", dir, err)
 	}
-	return &Model{m: m, opts: opts, info: info}, nil
+	if txt.tok != nil {
+		if eos, ok := txt.tok.EOS(); ok && int(eos) < info.VocabSize && !slices.Contains(info.EOSTokenIDs, eos) {
+			info.EOSTokenIDs = append(info.EOSTokenIDs, eos)
+		}
+	}
+	return &Model{m: m, opts: opts, info: info, text: txt}, nil
 }
 
 // newInfo gathers the model facts. It reads array sizes, so it runs on the

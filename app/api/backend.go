@@ -3,6 +3,8 @@ package api
 import (
 	"context"
 
+	"github.com/lmx-app/lmx/engine"
+
 	"github.com/lmx-app/lmx/store"
 	"github.com/lmx-app/lmx/store/hub"
 )
@@ -13,6 +15,19 @@ type Backend interface {
 	ServerControl
 	SettingsBackend
 	LibraryBackend
+	ModelBackend
+}
+
+// ModelBackend gives the generation endpoints their models.
+type ModelBackend interface {
+	// Model returns the loaded model a request names (a library id or an
+	// alias), loading an installed one on demand. Errors wrap
+	// ErrModelNotFound (not installed, or not runnable, with the reason) or
+	// ErrEngineUnavailable (no MLX runtime, with the reason). The model stays
+	// loaded while a request uses it.
+	Model(ctx context.Context, name string) (*engine.Model, error)
+	// LoadedModels lists the ids of the loaded models.
+	LoadedModels() []string
 }
 
 // ServerControl is the application's lifecycle as the API sees it.

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/lmx-app/lmx/engine"
+	"github.com/lmx-app/lmx/engine/chat"
 	"github.com/lmx-app/lmx/store"
 	"github.com/lmx-app/lmx/store/hub"
 	"github.com/lmx-app/lmx/store/library"
@@ -34,6 +36,12 @@ var (
 	// ErrUnavailable is an action this process cannot carry out (e.g. showing
 	// the window of a headless server).
 	ErrUnavailable = errors.New("not available")
+	// ErrModelNotFound is a request naming a model that is not installed or
+	// cannot run.
+	ErrModelNotFound = errors.New("model not found")
+	// ErrEngineUnavailable is a generation request while the MLX runtime is
+	// missing; the message says why.
+	ErrEngineUnavailable = errors.New("engine unavailable")
 )
 
 // ParamError is an invalid request that names the parameter at fault, which
@@ -83,6 +91,14 @@ var errorClasses = []struct {
 	{ErrBodyTooLarge, errorClass{http.StatusRequestEntityTooLarge, "invalid_request_error", "body_too_large"}},
 	{ErrNotLoopback, errorClass{http.StatusForbidden, "permission_error", "not_loopback"}},
 	{ErrUnavailable, errorClass{http.StatusConflict, "invalid_request_error", "unavailable"}},
+	{ErrModelNotFound, errorClass{http.StatusNotFound, "invalid_request_error", "model_not_found"}},
+	{ErrEngineUnavailable, errorClass{http.StatusServiceUnavailable, "server_error", "engine_unavailable"}},
+	// Errors of the engine on a generation request.
+	{engine.ErrPromptTooLong, errorClass{http.StatusBadRequest, "invalid_request_error", "context_length_exceeded"}},
+	{engine.ErrInvalidRequest, errorClass{http.StatusBadRequest, "invalid_request_error", "invalid_value"}},
+	{engine.ErrNoTokenizer, errorClass{http.StatusBadRequest, "invalid_request_error", "model_not_supported"}},
+	{chat.ErrNoTemplate, errorClass{http.StatusBadRequest, "invalid_request_error", "model_not_supported"}},
+	{chat.ErrTemplate, errorClass{http.StatusBadRequest, "invalid_request_error", "invalid_value"}},
 	// Errors of the store, library and Hub the management API passes on.
 	{hub.ErrGated, errorClass{http.StatusForbidden, "permission_error", "gated_repo"}},
 	{hub.ErrUnauthorized, errorClass{http.StatusForbidden, "permission_error", "hub_token_required"}},

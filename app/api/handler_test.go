@@ -17,6 +17,7 @@ import (
 // that reach the Hub are tested against the real app (app/library_test.go).
 type fakeBackend struct {
 	LibraryBackend // nil: calling an unlisted method fails the test with a panic
+	ModelBackend   // nil likewise; generation is tested against the real app
 
 	mu       sync.Mutex
 	running  bool

@@ -2,16 +2,13 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"strings"
 	"time"
 
 	"github.com/lmx-app/lmx/engine"
 	"github.com/lmx-app/lmx/engine/chat"
 	"github.com/lmx-app/lmx/engine/generate"
-	"github.com/lmx-app/lmx/engine/tokenizer"
 	"github.com/lmx-app/lmx/internal/cmdflag"
 )
 
@@ -63,17 +60,10 @@ func RunGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	return 0
 }
 
-// runGenerate loads the tokenizer and model and streams one generation.
+// runGenerate loads the model and streams one generation through the same
+// text path as the API (engine.Model.Chat / Complete).
 func runGenerate(ctx context.Context, f genFlags, seed *uint64, stdout, stderr io.Writer) error {
 	if err := loadMLX(); err != nil {
-		return err
-	}
-	tok, err := tokenizer.Load(f.model)
-	if err != nil {
-		return err
-	}
-	prompt, err := promptIDs(tok, f.model, f.prompt, f.chat)
-	if err != nil {
 		return err
 	}
 	m, err := engine.Load(ctx, f.model, engine.Options{MaxKVSize: f.maxKVSize})
@@ -81,57 +71,54 @@ func runGenerate(ctx context.Context, f genFlags, seed *uint64, stdout, stderr i
 		return err
 	}
 	defer m.Close(context.WithoutCancel(ctx))
-	req := engine.Request{Request: generate.Request{
-		Prompt: prompt, MaxTokens: f.maxTokens,
-		Sampling: generate.Sampling{Temperature: f.temp, TopP: f.topP, TopK: f.topK, Seed: seed},
-	}}
-	if eos, ok := tok.EOS(); ok {
-		req.StopIDs = []int32{eos}
+	params := engine.Params{MaxTokens: f.maxTokens,
+		Sampling: generate.Sampling{Temperature: f.temp, TopP: f.topP, TopK: f.topK, Seed: seed}}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var s *engine.Stream
+	if f.chat {
+		s, err = m.Chat(ctx, engine.ChatRequest{Messages: []chat.Message{{Role: "user", Content: f.prompt}}, Params: params})
+	} else {
+		s, err = m.Complete(ctx, engine.CompletionRequest{Text: f.prompt, AddSpecial: true, Params: params})
 	}
-	stream := tok.NewStreamDecoder(true)
-	var clock stepClock
-	clock.start()
-	var werr error
-	res, err := m.Generate(ctx, req, func(t generate.Token) bool {
-		clock.tick()
-		_, werr = io.WriteString(stdout, stream.Add(t.ID))
-		return werr != nil
-	})
 	if err != nil {
 		return err
 	}
-	if werr != nil {
-		return fmt.Errorf("write output: %w", werr)
+	done, err := printStream(s, stdout, cancel)
+	if err != nil {
+		return err
 	}
-	fmt.Fprintln(stdout, stream.Flush())
-	return printStats(ctx, stderr, res.PromptTokens, &clock)
+	fmt.Fprintln(stdout)
+	return printGenStats(ctx, stderr, done)
 }
 
-// promptIDs tokenizes the prompt as mlx_lm's generate does: special tokens
-// (BOS) are added unless the text already starts with the BOS string (as a
-// rendered chat template does). An empty prompt is the BOS token alone.
-func promptIDs(tok *tokenizer.Tokenizer, dir, prompt string, useChat bool) ([]int32, error) {
-	text := prompt
-	if useChat {
-		tmpl, err := chat.LoadTemplate(dir)
-		if err != nil {
-			return nil, err
+// printStream writes the stream's text (reasoning too, as the model wrote
+// it) as it arrives and returns the final event. A write error cancels the
+// generation.
+func printStream(s *engine.Stream, w io.Writer, cancel context.CancelFunc) (engine.Event, error) {
+	var werr error
+	var done engine.Event
+	for e := range s.Events() {
+		switch e.Kind {
+		case engine.EventText, engine.EventReasoning:
+			if werr == nil {
+				_, werr = io.WriteString(w, e.Text)
+			}
+		case engine.EventToolCall:
+			if werr == nil {
+				_, werr = fmt.Fprintf(w, "[tool call %s %s]", e.ToolCall.Function.Name, e.ToolCall.Function.Arguments)
+			}
+		case engine.EventDone:
+			done = e
 		}
-		text, err = tmpl.Render([]chat.Message{{Role: "user", Content: prompt}}, nil, true, nil)
-		if err != nil {
-			return nil, err
+		if werr != nil {
+			cancel()
 		}
 	}
-	bos, hasBOS := tok.BOS()
-	add := !hasBOS || !strings.HasPrefix(text, tok.Token(bos))
-	ids := tok.Encode(text, add)
-	if len(ids) == 0 && hasBOS {
-		ids = []int32{bos}
+	if werr != nil {
+		return done, fmt.Errorf("write output: %w", werr)
 	}
-	if len(ids) == 0 {
-		return nil, errors.New("empty prompt and the tokenizer has no BOS token to start from")
-	}
-	return ids, nil
+	return done, done.Err
 }
 
 // stepClock times a generation the way mlx_lm_bench.py does: prefill until
@@ -166,16 +153,17 @@ func (c *stepClock) decodeTPS() float64 {
 	return float64(c.tokens-1) / c.decode().Seconds()
 }
 
-// printStats writes the speeds and MLX's peak memory.
-func printStats(ctx context.Context, w io.Writer, promptTokens int, c *stepClock) error {
+// printGenStats writes the request's speeds and MLX's peak memory.
+func printGenStats(ctx context.Context, w io.Writer, done engine.Event) error {
 	mem, err := engine.MemoryStats(ctx)
 	if err != nil {
 		return err
 	}
-	if c.tokens > 0 {
-		fmt.Fprintf(w, "prompt: %d tokens, %.1f tokens/s\n", promptTokens, float64(promptTokens)/c.prefill().Seconds())
+	u := done.Usage
+	if p := done.Timing.Prefill.Seconds(); u.CompletionTokens > 0 && p > 0 {
+		fmt.Fprintf(w, "prompt: %d tokens, %.1f tokens/s\n", u.PromptTokens, float64(u.PromptTokens)/p)
 	}
-	fmt.Fprintf(w, "generation: %d tokens, %.1f tokens/s\n", c.tokens, c.decodeTPS())
+	fmt.Fprintf(w, "generation: %d tokens, %.1f tokens/s\n", u.CompletionTokens, done.DecodeTPS())
 	fmt.Fprintf(w, "peak memory: %s\n", mib(mem.Peak))
 	return nil
 }

@@ -198,3 +198,14 @@ func (d *decoder) run(tokens []string, first bool) string {
 	}
 	return strings.Join(tokens, "")
 }
+
+// TokenText returns the text of one token as it reads inside a sequence (a
+// sentencepiece "▁" prefix is a space, not dropped as at the start): the
+// token strings of logprobs. Unknown ids give "".
+func (t *Tokenizer) TokenText(id int32) string {
+	tok, ok := t.decodable(id, false)
+	if !ok {
+		return ""
+	}
+	return t.decoder.run([]string{tok}, false)
+}

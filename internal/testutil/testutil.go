@@ -4,8 +4,12 @@ package testutil
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 )
 
@@ -91,3 +95,28 @@ func ReadJSONL[T any](t testing.TB, path string) []T {
 	}
 	return out
 }
+
+// DemoGGUF returns the path of the demo model's GGUF file (SmolLM2-135M-
+// Instruct Q4_1), fetched once by build/demo-model.sh into the cache outside
+// the repository. Without it (no registry) the test is skipped, or fails
+// under LMX_REQUIRE_PY=1.
+func DemoGGUF(t testing.TB) string {
+	t.Helper()
+	demoOnce.Do(func() {
+		out, err := exec.Command(filepath.Join(RepoRoot(t), "build", "demo-model.sh")).Output()
+		demoPath, demoErr = strings.TrimSpace(string(out)), err
+		if ee, ok := err.(*exec.ExitError); ok {
+			demoErr = fmt.Errorf("%v: %s", err, ee.Stderr)
+		}
+	})
+	if demoErr != nil {
+		Unavailable(t, "LMX_REQUIRE_PY", "demo model: build/demo-model.sh: "+demoErr.Error())
+	}
+	return demoPath
+}
+
+var (
+	demoOnce sync.Once
+	demoPath string
+	demoErr  error
+)
