@@ -116,7 +116,14 @@ func printUsage(w io.Writer) {
 type serverFlags struct {
 	host, apiKey, dataDir string
 	port                  int
+	models                modelFlag
 }
+
+// modelFlag collects repeated --model flags.
+type modelFlag []string
+
+func (m *modelFlag) String() string     { return strings.Join(*m, ",") }
+func (m *modelFlag) Set(v string) error { *m = append(*m, v); return nil }
 
 // register adds the flags to flags.
 func (f *serverFlags) register(flags *flag.FlagSet) {
@@ -125,20 +132,21 @@ func (f *serverFlags) register(flags *flag.FlagSet) {
 	flags.IntVar(&f.port, "port", def.Port, "port to listen on, this run only (default: the setting; 0 picks a free one)")
 	flags.StringVar(&f.dataDir, "data-dir", "", "where LMX keeps its data (default $LMX_DATA_DIR or the platform's data folder)")
 	flags.StringVar(&f.apiKey, "api-key", "", "API key required on /v1, this run only (default $LMX_API_KEY, else the setting; the variable keeps it out of ps)")
+	flags.Var(&f.models, "model", "load a model at start: a model folder, an installed ORG/NAME or a .gguf file (repeatable)")
 }
 
 // parseConfig parses the server flags of args; only flags given on the
 // command line become overrides.
-func parseConfig(name string, args []string, stderr io.Writer) (*app.Config, error) {
+func parseConfig(name string, args []string, stderr io.Writer) (*app.Config, []string, error) {
 	flags := flag.NewFlagSet(name, flag.ContinueOnError)
 	flags.SetOutput(stderr)
 	var f serverFlags
 	f.register(flags)
 	if err := flags.Parse(args); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if flags.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected argument %q", flags.Arg(0))
+		return nil, nil, fmt.Errorf("unexpected argument %q", flags.Arg(0))
 	}
 	cfg := &app.Config{Version: version, DataDir: f.dataDir}
 	flags.Visit(func(fl *flag.Flag) {
@@ -157,16 +165,29 @@ func parseConfig(name string, args []string, stderr io.Writer) (*app.Config, err
 	if cfg.DataDir == "" {
 		dir, err := store.DataDir()
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		cfg.DataDir = dir
 	}
 	ui, err := fs.Sub(dist, "frontend/dist")
 	if err != nil {
-		return nil, fmt.Errorf("ui assets: %w", err)
+		return nil, nil, fmt.Errorf("ui assets: %w", err)
 	}
 	cfg.Assets = ui
-	return cfg, nil
+	return cfg, f.models, nil
+}
+
+// loadModels loads the --model flags' models; a failure is reported and the
+// server keeps running.
+func loadModels(ctx context.Context, a *app.App, specs []string, stdout, stderr io.Writer) {
+	for _, spec := range specs {
+		id, err := a.LoadModel(ctx, spec)
+		if err != nil {
+			fmt.Fprintf(stderr, "lmx: model %s: %v\n", spec, err)
+			continue
+		}
+		fmt.Fprintf(stdout, "loaded model %s\n", id)
+	}
 }
 
 // openApp opens the store in the data dir and builds the app on it, loading
@@ -195,7 +216,7 @@ func alreadyRunning(stderr io.Writer, dataDir string) {
 
 // runServe runs the HTTP server until SIGINT/SIGTERM.
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	cfg, err := parseConfig("serve", args, stderr)
+	cfg, specs, err := parseConfig("serve", args, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "lmx serve: %v\n", err)
 		return 2
@@ -216,6 +237,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return 1
 	}
 	fmt.Fprintf(stdout, "LMX %s serving at %s\n", version, a.URL())
+	loadModels(ctx, a, specs, stdout, stderr)
 	if hint := a.Status(ctx).ModelHint; hint != "" {
 		fmt.Fprintln(stdout, hint)
 	}

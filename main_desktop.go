@@ -15,8 +15,8 @@ import (
 )
 
 // runApp opens the window (with the menu-bar child) and starts the server.
-func runApp(ctx context.Context, args []string, _, stderr io.Writer) int {
-	cfg, err := parseConfig("lmx", args, stderr)
+func runApp(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	cfg, specs, err := parseConfig("lmx", args, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "lmx: %v\n", err)
 		return 2
@@ -34,6 +34,7 @@ func runApp(ctx context.Context, args []string, _, stderr io.Writer) int {
 		// The window shows the failure and offers to retry.
 		fmt.Fprintf(stderr, "lmx: %v\n", err)
 	}
+	go loadModels(ctx, a, specs, stdout, stderr)
 	go a.PublishEvery(ctx, statusInterval)
 	exe, err := os.Executable()
 	if err != nil {

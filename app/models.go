@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/lmx-app/lmx/app/api"
@@ -26,6 +27,10 @@ type models struct {
 	mgr     *hub.Manager
 	list    []api.LocalModel // last scan
 	scanErr error
+	// runFolders are model folders added for this run (lmx serve --model
+	// DIR) and the data dir's imported GGUF models, scanned with the
+	// settings' extra folders.
+	runFolders []string
 }
 
 // openLibrary (re)opens the library for s: a running download manager is
@@ -43,9 +48,10 @@ func (a *App) openLibrary(s store.LibrarySettings) error {
 	if client.Token == "" {
 		client.Token = s.HubToken
 	}
-	lib := library.Library{Cache: library.Cache{Dir: dir}, Folders: s.ExtraFolders}
+	lib := library.Library{Cache: library.Cache{Dir: dir}}
 	mgr := hub.NewManager(client, lib.Cache, a.db, hub.Options{OnProgress: a.onProgress})
 	a.lib.mu.Lock()
+	lib.Folders = append(slices.Clone(s.ExtraFolders), a.lib.runFolders...)
 	old := a.lib.mgr
 	a.lib.lib, a.lib.client, a.lib.mgr = lib, client, mgr
 	a.lib.mu.Unlock()

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -147,4 +148,40 @@ func (p *pool) closeAll(ctx context.Context) {
 	for _, m := range loaded {
 		_ = m.Close(ctx)
 	}
+}
+
+// LoadModel loads a model named on the command line (lmx serve --model): a
+// model folder (added to the library for this run) or a library id. It
+// returns the id requests use.
+func (a *App) LoadModel(ctx context.Context, spec string) (string, error) {
+	id := spec
+	if isModelDir(spec) {
+		dir, err := filepath.Abs(spec)
+		if err != nil {
+			return "", err
+		}
+		a.addRunFolder(dir)
+		id = dir
+	}
+	if _, err := a.Model(ctx, id); err != nil {
+		return "", err
+	}
+	return id, nil
+}
+
+// isModelDir reports whether path is a folder holding config.json.
+func isModelDir(path string) bool {
+	st, err := os.Stat(filepath.Join(path, "config.json"))
+	return err == nil && !st.IsDir()
+}
+
+// addRunFolder adds a model folder to the library for this run and rescans.
+func (a *App) addRunFolder(dir string) {
+	a.lib.mu.Lock()
+	if !slices.Contains(a.lib.runFolders, dir) {
+		a.lib.runFolders = append(a.lib.runFolders, dir)
+		a.lib.lib.Folders = append(a.lib.lib.Folders, dir)
+	}
+	a.lib.mu.Unlock()
+	_, _ = a.ScanModels()
 }

@@ -65,18 +65,19 @@ func NoEngineEnv() []string {
 	return append(os.Environ(), "LMX_MLX_LIB=/nonexistent")
 }
 
-// Serve runs "bin serve --port 0" from a fresh temporary folder (so no
+// Serve runs "bin serve --port 0 [extra...]" from a fresh temporary folder (so no
 // repository build/lib is found), waits for its "serving at" line and returns
 // the URL. Unless env sets HF_HUB_CACHE, the model library is an empty
 // folder, so the user's models do not leak in. The process gets SIGTERM when
 // the test ends and must exit 0.
-func Serve(t *testing.T, bin string, env []string) string {
+func Serve(t *testing.T, bin string, env []string, extra ...string) string {
 	t.Helper()
 	dir := t.TempDir()
 	if !slices.ContainsFunc(env, func(kv string) bool { return strings.HasPrefix(kv, "HF_HUB_CACHE=") }) {
 		env = append(env, "HF_HUB_CACHE="+filepath.Join(dir, "hub"))
 	}
-	cmd := exec.Command(bin, "serve", "--port", "0", "--data-dir", filepath.Join(dir, "data"))
+	args := append([]string{"serve", "--port", "0", "--data-dir", filepath.Join(dir, "data")}, extra...)
+	cmd := exec.Command(bin, args...)
 	cmd.Dir, cmd.Env, cmd.Stderr = dir, env, os.Stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {

@@ -1,0 +1,53 @@
+// Package testmodel prepares real model folders for end-to-end tests: the
+// stories260k fixture given a ChatML chat template (a real trained model,
+// tiny and fast, whose answers are stories), and the demo chat model.
+package testmodel
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/lmx-app/lmx/internal/testutil"
+)
+
+// chatML is a plain ChatML template (the family SmolLM2 and Qwen use).
+const chatML = `{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}`
+
+// StoriesChat copies the stories260k fixture into dir/name and gives it a
+// ChatML chat template, so chat requests run on a real model in
+// milliseconds. It returns the folder.
+func StoriesChat(t testing.TB, dir, name string) string {
+	t.Helper()
+	src := filepath.Join(testutil.Fixtures(t), "models", "stories260k")
+	dst := filepath.Join(dir, name)
+	if err := os.MkdirAll(dst, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"config.json", "generation_config.json", "model.safetensors", "tokenizer.json"} {
+		b, err := os.ReadFile(filepath.Join(src, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dst, f), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var cfg map[string]any
+	b, err := os.ReadFile(filepath.Join(src, "tokenizer_config.json"))
+	if err == nil {
+		err = json.Unmarshal(b, &cfg)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg["chat_template"] = chatML
+	if b, err = json.MarshalIndent(cfg, "", "  "); err == nil {
+		err = os.WriteFile(filepath.Join(dst, "tokenizer_config.json"), b, 0o644)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dst
+}
