@@ -31,10 +31,13 @@ build: setup
 	CGO_ENABLED=1 $(GO) build -tags $(DESKTOP_TAGS) -ldflags "-w -s" -o $(BIN) .
 	cp -f build/lib/* build/bin/ 2>/dev/null || true
 
-## run: the app window when a display is available, else the headless server
+## run: fetch the demo model (once), then the app window when a display is
+## available, else the headless server, with the demo model loaded. Without
+## the registry LMX still starts and says how to get a model.
 run: build
-	@if [ -n "$$DISPLAY$$WAYLAND_DISPLAY" ] || [ "$$(uname)" = Darwin ]; then ./$(BIN); else \
-	  echo "no display: starting the headless server (lmx serve)"; ./$(BIN) serve; fi
+	@model=$$(build/demo-model.sh) || { echo "run: starting without the demo model"; model=""; }; \
+	if [ -n "$$DISPLAY$$WAYLAND_DISPLAY" ] || [ "$$(uname)" = Darwin ]; then exec ./$(BIN) $${model:+--model "$$model"} $(ARGS); else \
+	  echo "no display: starting the headless server (lmx serve)"; exec ./$(BIN) serve $${model:+--model "$$model"} $(ARGS); fi
 
 serve: build
 	./$(BIN) serve

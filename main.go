@@ -13,6 +13,7 @@ import (
 	"io/fs"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"syscall"
@@ -78,6 +79,11 @@ flags of lmx and lmx serve:
 func main() {
 	// The library calls a model supported when the engine has its architecture.
 	library.SupportedArchitectures = arch.Supported()
+	// lmx generate imports a GGUF file where the app does.
+	enginecli.GGUFCacheDir = func() (string, error) {
+		dir, err := store.DataDir()
+		return filepath.Join(dir, "gguf"), err
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()

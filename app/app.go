@@ -67,6 +67,7 @@ type App struct {
 	handler atomic.Pointer[api.Handler]
 	lib     models
 	pool    pool
+	demo    demoInstall
 
 	mu         sync.Mutex
 	over       Overrides
@@ -91,6 +92,9 @@ func New(cfg Config, db *store.DB, engine Engine, memory MemoryReader) (*App, er
 	a.settings = a.effective(stored.Server)
 	a.engineErr = errors.New("engine not loaded yet")
 	a.handler.Store(a.newHandler(a.settings))
+	if dir := a.ggufDir(); dir != "" {
+		a.lib.runFolders = []string{dir}
+	}
 	if err := a.openLibrary(stored.Library); err != nil {
 		return nil, err
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/lmx-app/lmx/app/api"
 	"github.com/lmx-app/lmx/engine"
+	"github.com/lmx-app/lmx/engine/gguf"
 )
 
 // pool holds the loaded models by library id. A model loads once even when
@@ -151,11 +152,22 @@ func (p *pool) closeAll(ctx context.Context) {
 }
 
 // LoadModel loads a model named on the command line (lmx serve --model): a
-// model folder (added to the library for this run) or a library id. It
+// model folder (added to the library for this run), a GGUF file (imported
+// once into the data dir, where the library finds it) or a library id. It
 // returns the id requests use.
 func (a *App) LoadModel(ctx context.Context, spec string) (string, error) {
 	id := spec
-	if isModelDir(spec) {
+	if gguf.IsGGUF(spec) {
+		if a.ggufDir() == "" {
+			return "", fmt.Errorf("import %s: no data dir to keep the converted model in", spec)
+		}
+		dir, err := gguf.Cached(ctx, spec, a.ggufDir())
+		if err != nil {
+			return "", err
+		}
+		_, _ = a.ScanModels()
+		id = dir
+	} else if isModelDir(spec) {
 		dir, err := filepath.Abs(spec)
 		if err != nil {
 			return "", err
@@ -167,6 +179,15 @@ func (a *App) LoadModel(ctx context.Context, spec string) (string, error) {
 		return "", err
 	}
 	return id, nil
+}
+
+// ggufDir is where imported GGUF files' model folders live, one library
+// folder scanned like the settings' extra folders.
+func (a *App) ggufDir() string {
+	if a.cfg.DataDir == "" {
+		return ""
+	}
+	return filepath.Join(a.cfg.DataDir, "gguf")
 }
 
 // isModelDir reports whether path is a folder holding config.json.

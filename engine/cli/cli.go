@@ -5,11 +5,15 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 
+	"github.com/lmx-app/lmx/engine/gguf"
 	"github.com/lmx-app/lmx/metal"
 )
 
@@ -47,4 +51,26 @@ func loadMLX() error {
 		return fmt.Errorf("mlx runtime: %w", err)
 	}
 	return nil
+}
+
+// GGUFCacheDir returns where imported GGUF files' model folders are kept
+// (the data dir's gguf folder, set by main so the app and the commands share
+// one import); nil keeps them in the system's temporary folder.
+var GGUFCacheDir func() (string, error)
+
+// modelDir returns the model folder for a --model flag: the folder itself,
+// or the imported folder of a GGUF file (converted on first use).
+func modelDir(ctx context.Context, path string) (string, error) {
+	if !gguf.IsGGUF(path) {
+		return path, nil
+	}
+	cache := filepath.Join(os.TempDir(), "lmx-gguf")
+	if GGUFCacheDir != nil {
+		dir, err := GGUFCacheDir()
+		if err != nil {
+			return "", err
+		}
+		cache = dir
+	}
+	return gguf.Cached(ctx, path, cache)
 }

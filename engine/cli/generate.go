@@ -33,7 +33,7 @@ type genFlags struct {
 func RunGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := cmdflag.New("generate", generateUsage, stderr)
 	var f genFlags
-	fs.StringVar(&f.model, "model", "", "model folder (config.json, safetensors, tokenizer.json)")
+	fs.StringVar(&f.model, "model", "", "model folder (config.json, safetensors, tokenizer.json) or a .gguf file")
 	fs.StringVar(&f.prompt, "prompt", "", "prompt text (empty: start from the BOS token)")
 	fs.IntVar(&f.maxTokens, "max-tokens", 256, "most tokens to generate")
 	fs.Float64Var(&f.temp, "temp", 0, "sampling temperature (0: greedy)")
@@ -66,7 +66,11 @@ func runGenerate(ctx context.Context, f genFlags, seed *uint64, stdout, stderr i
 	if err := loadMLX(); err != nil {
 		return err
 	}
-	m, err := engine.Load(ctx, f.model, engine.Options{MaxKVSize: f.maxKVSize})
+	dir, err := modelDir(ctx, f.model)
+	if err != nil {
+		return err
+	}
+	m, err := engine.Load(ctx, dir, engine.Options{MaxKVSize: f.maxKVSize})
 	if err != nil {
 		return err
 	}
