@@ -64,3 +64,20 @@ func TestGenerateReproducesStories(t *testing.T) {
 		})
 	}
 }
+
+// TestGenerateDemoModelAnswers runs the demo chat model as a user would, from
+// its GGUF file: greedy, chat template, a factual question.
+func TestGenerateDemoModelAnswers(t *testing.T) {
+	mlxtest.Require(t)
+	GGUFCacheDir = func() (string, error) { return t.TempDir(), nil }
+	t.Cleanup(func() { GGUFCacheDir = nil })
+	code, out, errOut := run(t, RunGenerate, "--model", testutil.DemoGGUF(t), "--chat",
+		"--prompt", "What is the capital of France?", "--max-tokens", "32")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if !strings.Contains(out, "Paris") {
+		t.Errorf("answer %q does not name Paris", out)
+	}
+	t.Logf("answer: %q\n%s", out, errOut)
+}

@@ -17,18 +17,23 @@ func IsGGUF(path string) bool {
 	return strings.EqualFold(filepath.Ext(path), ".gguf")
 }
 
+// ImportVersion is part of an import's cache key: bump it whenever Import
+// writes different files for the same GGUF, so folders imported by an
+// older LMX are imported anew.
+const ImportVersion = 1
+
 // Cached returns the MLX model folder for the GGUF file at path inside
-// cacheDir, importing it the first time: cacheDir/<sha256 of the file>/<file
-// name without .gguf>. The content hash is the key, so a renamed copy reuses
-// the import and a changed file is imported anew. A failed import leaves
-// nothing behind.
+// cacheDir, importing it the first time: cacheDir/<sha256 of the
+// file>-v<ImportVersion>/<file name without .gguf>. The content hash is the
+// key, so a renamed copy reuses the import and a changed file is imported
+// anew. A failed import leaves nothing behind.
 func Cached(ctx context.Context, path, cacheDir string) (string, error) {
 	sum, err := fileSHA256(path)
 	if err != nil {
 		return "", err
 	}
 	name := strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
-	keyDir := filepath.Join(cacheDir, sum)
+	keyDir := filepath.Join(cacheDir, fmt.Sprintf("%s-v%d", sum, ImportVersion))
 	dir := filepath.Join(keyDir, name)
 	if _, err := os.Stat(filepath.Join(dir, "config.json")); err == nil {
 		return dir, nil

@@ -4,11 +4,14 @@
 package testmodel
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
 
+	"github.com/lmx-app/lmx/engine/gguf"
+	"github.com/lmx-app/lmx/internal/mlxtest"
 	"github.com/lmx-app/lmx/internal/testutil"
 )
 
@@ -50,4 +53,19 @@ func StoriesChat(t testing.TB, dir, name string) string {
 		t.Fatal(err)
 	}
 	return dst
+}
+
+// Demo returns the demo chat model's folder: SmolLM2-135M-Instruct, imported
+// from its GGUF (testutil.DemoGGUF) with the project's own importer into a
+// cache shared by the test packages (keyed by the file's sha256 and
+// gguf.ImportVersion). Loading it needs the MLX runtime.
+func Demo(t testing.TB) string {
+	t.Helper()
+	mlxtest.Require(t)
+	path := testutil.DemoGGUF(t)
+	dir, err := gguf.Cached(context.Background(), path, filepath.Join(os.TempDir(), "lmx-test-gguf"))
+	if err != nil {
+		t.Fatalf("import the demo model: %v", err)
+	}
+	return dir
 }
