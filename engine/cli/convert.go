@@ -4,18 +4,21 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/lmx-app/lmx/engine/convert"
+	"github.com/lmx-app/lmx/engine/gguf"
 	"github.com/lmx-app/lmx/internal/cmdflag"
 )
 
-const convertUsage = `convert HF_FOLDER OUT [--quantize] [--bits 4] [--group-size 64] [--mode affine]
+const convertUsage = `convert HF_FOLDER|FILE.gguf OUT [--quantize] [--bits 4] [--group-size 64] [--mode affine]
        [--dtype float16|bfloat16|float32]`
 
-// RunConvert is "lmx convert": it converts a Hugging Face float checkpoint
-// into an MLX model folder (quantized with --quantize) that LMX and mlx_lm
-// both load.
+// RunConvert is "lmx convert": it converts a Hugging Face float checkpoint,
+// or a llama.cpp GGUF file, into an MLX model folder (quantized with
+// --quantize) that LMX and mlx_lm both load.
 func RunConvert(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := cmdflag.New("convert", convertUsage, stderr)
 	var o convert.Options
@@ -24,7 +27,7 @@ func RunConvert(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	fs.IntVar(&o.Bits, "bits", 0, "bits per weight (default: the mode's, 4 for affine)")
 	fs.IntVar(&o.GroupSize, "group-size", 0, "weights per quantization group (default: the mode's, 64 for affine)")
 	fs.StringVar(&o.Mode, "mode", "affine", "quantization mode: affine, mxfp4, mxfp8 or nvfp4")
-	fs.StringVar(&o.Dtype, "dtype", "", "floating dtype to write (default: config.json's torch_dtype)")
+	fs.StringVar(&o.Dtype, "dtype", "", "floating dtype to write (default: config.json's torch_dtype; float32 for GGUF)")
 	pos, err := cmdflag.Parse(fs, args)
 	if err != nil {
 		return usageError(err)
@@ -36,12 +39,63 @@ func RunConvert(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	if err := loadMLX(); err != nil {
 		return fail(stderr, "convert", err)
 	}
-	res, err := convert.Convert(ctx, pos[0], pos[1], o)
+	var res *convert.Result
+	if isGGUF(pos[0]) {
+		res, err = convertGGUF(ctx, pos[0], pos[1], o)
+	} else {
+		res, err = convert.Convert(ctx, pos[0], pos[1], o)
+	}
 	if err != nil {
 		return fail(stderr, "convert", err)
 	}
+	if res == nil {
+		fmt.Fprintf(stdout, "wrote %s from %s\n", pos[1], filepath.Base(pos[0]))
+		return 0
+	}
 	report(stdout, pos[1], o, res)
 	return 0
+}
+
+// isGGUF reports whether src is a GGUF file: a file named *.gguf, or any
+// file that starts with the GGUF magic (a folder is a Hugging Face model).
+func isGGUF(src string) bool {
+	if gguf.IsGGUF(src) {
+		return true
+	}
+	f, err := os.Open(src)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	magic := make([]byte, 4)
+	_, err = io.ReadFull(f, magic)
+	return err == nil && string(magic) == "GGUF"
+}
+
+// convertGGUF imports a GGUF file into dst, keeping its Q4_0/Q4_1/Q8_0
+// weights quantized; with --quantize it imports every weight in float into
+// a temporary folder beside dst and quantizes that with engine/convert,
+// returning its result (nil without --quantize).
+func convertGGUF(ctx context.Context, src, dst string, o convert.Options) (*convert.Result, error) {
+	if _, err := os.Stat(dst); err == nil {
+		return nil, fmt.Errorf("convert to %s: %w", dst, convert.ErrExists)
+	}
+	if !o.Quantize {
+		return nil, gguf.Import(ctx, src, dst, gguf.Options{Dtype: o.Dtype})
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return nil, err
+	}
+	tmp, err := os.MkdirTemp(filepath.Dir(dst), "."+filepath.Base(dst)+".gguf-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	float := filepath.Join(tmp, "model")
+	if err := gguf.Import(ctx, src, float, gguf.Options{Dtype: o.Dtype, Dequantize: true}); err != nil {
+		return nil, err
+	}
+	return convert.Convert(ctx, float, dst, o)
 }
 
 // report prints what was written.

@@ -34,31 +34,39 @@ function parseArgs(argv) {
     return opts;
 }
 
-const opts = parseArgs(process.argv.slice(2));
-
-// build "never" and skipDownload: use the prebuilt binary or fail, never
-// fetch or compile llama.cpp. A small explicit thread count: llama.cpp's
-// worker threads spin, and a busy neighbour process slows them to a crawl.
-const llama = await getLlama({
-    gpu: false,
-    build: "never",
-    skipDownload: true,
-    usePrebuiltBinaries: true,
-    progressLogs: false,
-    maxThreads: opts.threads,
-    logLevel: LlamaLogLevel.warn,
-    logger: (level, message) => process.stderr.write(`llama.cpp ${level}: ${message}\n`),
-});
-const model = await llama.loadModel({modelPath: opts.model, vocabOnly: opts.vocabOnly, gpuLayers: 0});
-let sequence = null;
-if (!opts.vocabOnly) {
+// load starts llama.cpp and loads the model (and a one-sequence context
+// unless vocabOnly). build "never" and skipDownload: the prebuilt binary or
+// an error, never a download or compile of llama.cpp. An explicit small
+// thread count: llama.cpp's worker threads spin, and a busy neighbour process
+// slows them to a crawl.
+async function load(opts) {
+    const llama = await getLlama({
+        gpu: false,
+        build: "never",
+        skipDownload: true,
+        usePrebuiltBinaries: true,
+        progressLogs: false,
+        maxThreads: opts.threads,
+        logLevel: LlamaLogLevel.warn,
+        logger: (level, message) => process.stderr.write(`llama.cpp ${level}: ${message}\n`),
+    });
+    const model = await llama.loadModel({modelPath: opts.model, vocabOnly: opts.vocabOnly, gpuLayers: 0});
+    if (opts.vocabOnly) return {llama, model, sequence: null};
     const context = await model.createContext({
         contextSize: opts.context,
         batchSize: opts.batch,
         sequences: 1,
         threads: {ideal: opts.threads, min: opts.threads},
     });
-    sequence = context.getSequence();
+    return {llama, model, sequence: context.getSequence()};
+}
+
+let llama, model, sequence;
+try {
+    ({llama, model, sequence} = await load(parseArgs(process.argv.slice(2))));
+} catch (err) {
+    write({error: `load: ${err?.message ?? err}`});
+    process.exit(1);
 }
 
 function tokenize({text, addSpecial, parseSpecial}) {
@@ -79,6 +87,7 @@ async function generate({ids, n}) {
     const seq = needSequence();
     await seq.clearHistory();
     const steps = [];
+    if (!(n > 0)) return {steps};
     const it = seq.evaluateWithMetadata(ids, {probabilities: true}, {temperature: 0, yieldEogToken: true});
     for await (const out of it) {
         const top = [];
