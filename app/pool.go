@@ -35,6 +35,12 @@ type loadCall struct {
 // one ("Qwen3-0.6B-4bit" for "mlx-community/Qwen3-0.6B-4bit"); it is only
 // compared with the library's ids, never used as a path.
 func (a *App) Model(ctx context.Context, name string) (*engine.Model, error) {
+	return a.model(ctx, name, false)
+}
+
+// model returns the loaded model name refers to; it loads an installed one
+// when forced (lmx serve --model) or when the settings load on demand.
+func (a *App) model(ctx context.Context, name string, force bool) (*engine.Model, error) {
 	if err := a.engineError(); err != nil {
 		return nil, fmt.Errorf("%w: %v", api.ErrEngineUnavailable, err)
 	}
@@ -42,7 +48,27 @@ func (a *App) Model(ctx context.Context, name string) (*engine.Model, error) {
 	if err != nil {
 		return nil, err
 	}
+	if m, ok := a.pool.loadedModel(lm.ID); ok {
+		return m, nil
+	}
+	if !force {
+		s, err := a.db.Settings()
+		if err != nil {
+			return nil, err
+		}
+		if !s.Requests.LoadOnDemand {
+			return nil, fmt.Errorf("%w: %s is installed but not loaded, and loading models on demand is off in the settings", api.ErrModelNotFound, lm.ID)
+		}
+	}
 	return a.pool.get(ctx, lm.ID, lm.Path)
+}
+
+// loadedModel returns the model id if it is loaded.
+func (p *pool) loadedModel(id string) (*engine.Model, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	m, ok := p.loaded[id]
+	return m, ok
 }
 
 // engineError is why the MLX runtime cannot run, or nil.
@@ -178,7 +204,7 @@ func (a *App) LoadModel(ctx context.Context, spec string) (string, error) {
 		a.addRunFolder(dir)
 		id = dir
 	}
-	if _, err := a.Model(ctx, id); err != nil {
+	if _, err := a.model(ctx, id, true); err != nil {
 		return "", err
 	}
 	return id, nil

@@ -58,6 +58,7 @@ type Settings struct {
 	Cache         CacheSettings   `json:"cache"`
 	Memory        MemorySettings  `json:"memory"`
 	Library       LibrarySettings `json:"library"`
+	Requests      RequestSettings `json:"requests"`
 	UI            UISettings      `json:"ui"`
 	IdleUnloadSec int             `json:"idle_unload_sec"` // unload an idle model after this long; 0 never
 	LaunchAtLogin bool            `json:"launch_at_login"`
@@ -79,6 +80,18 @@ type CacheSettings struct {
 	PersistToDisk    bool  `json:"persist_to_disk"`
 	MaxKVSize        int   `json:"max_kv_size"` // tokens; 0 unbounded
 	KVBits           int   `json:"kv_bits"`     // 0 keeps KV in the model's dtype
+}
+
+// RequestSettings bound what one API request may ask for.
+type RequestSettings struct {
+	// LoadOnDemand loads an installed model a request names when it is not
+	// loaded yet; off, only models loaded at start or from the UI serve.
+	LoadOnDemand bool `json:"load_on_demand"`
+	// MaxTokens caps a request's max_tokens; a request without one gets the
+	// model's remaining context up to this cap.
+	MaxTokens int `json:"max_tokens"`
+	// MaxChoices caps n, the completions generated per request.
+	MaxChoices int `json:"max_choices"`
 }
 
 // MemorySettings configures MLX memory limits.
@@ -110,6 +123,7 @@ func DefaultSettings() Settings {
 	return Settings{
 		Server:        ServerSettings{Host: "127.0.0.1", Port: 1235},
 		Cache:         CacheSettings{PromptCacheBytes: 2 << 30},
+		Requests:      RequestSettings{LoadOnDemand: true, MaxTokens: 32768, MaxChoices: 8},
 		UI:            UISettings{Theme: "system"},
 		IdleUnloadSec: 30 * 60,
 	}
@@ -140,6 +154,10 @@ func (s Settings) Validate() error {
 		return bad("memory.wired_limit_bytes", s.Memory.WiredLimitBytes)
 	case s.IdleUnloadSec < 0:
 		return bad("idle_unload_sec", s.IdleUnloadSec)
+	case s.Requests.MaxTokens < 1:
+		return bad("requests.max_tokens", s.Requests.MaxTokens)
+	case s.Requests.MaxChoices < 1 || s.Requests.MaxChoices > 128:
+		return bad("requests.max_choices", s.Requests.MaxChoices)
 	}
 	return nil
 }
