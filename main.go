@@ -187,6 +187,7 @@ func parseConfig(name string, args []string, stderr io.Writer) (*app.Config, []s
 // server keeps running.
 func loadModels(ctx context.Context, a *app.App, specs []string, stdout, stderr io.Writer) {
 	for _, spec := range specs {
+		fmt.Fprintf(stdout, "loading model %s\n", spec)
 		id, err := a.LoadModel(ctx, spec)
 		if err != nil {
 			fmt.Fprintf(stderr, "lmx: model %s: %v\n", spec, err)
@@ -242,8 +243,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "lmx serve: %v\n", err)
 		return 1
 	}
-	fmt.Fprintf(stdout, "LMX %s serving at %s\n", version, a.URL())
+	// Models load before the URL is announced, so a client started on
+	// that line finds them.
 	loadModels(ctx, a, specs, stdout, stderr)
+	fmt.Fprintf(stdout, "LMX %s serving at %s\n", version, a.URL())
 	if hint := a.Status(ctx).ModelHint; hint != "" {
 		fmt.Fprintln(stdout, hint)
 	}

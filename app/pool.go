@@ -183,10 +183,17 @@ func (p *pool) closeAll(ctx context.Context) {
 // returns the id requests use.
 func (a *App) LoadModel(ctx context.Context, spec string) (string, error) {
 	id := spec
-	if err := a.engineError(); err != nil {
+	if isModelDir(spec) {
+		// Listed in the library even when the engine cannot run it now.
+		dir, err := filepath.Abs(spec)
+		if err != nil {
+			return "", err
+		}
+		a.addRunFolder(dir)
+		id = dir
+	} else if err := a.engineError(); err != nil {
 		return "", fmt.Errorf("%w: %v", api.ErrEngineUnavailable, err)
-	}
-	if gguf.IsGGUF(spec) {
+	} else if gguf.IsGGUF(spec) {
 		if a.ggufDir() == "" {
 			return "", fmt.Errorf("import %s: no data dir to keep the converted model in", spec)
 		}
@@ -195,13 +202,6 @@ func (a *App) LoadModel(ctx context.Context, spec string) (string, error) {
 			return "", err
 		}
 		_, _ = a.ScanModels()
-		id = dir
-	} else if isModelDir(spec) {
-		dir, err := filepath.Abs(spec)
-		if err != nil {
-			return "", err
-		}
-		a.addRunFolder(dir)
 		id = dir
 	}
 	if _, err := a.model(ctx, id, true); err != nil {

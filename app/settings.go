@@ -99,3 +99,13 @@ func sameLibrary(a, b store.LibrarySettings) bool {
 	return a.HubCache == b.HubCache && a.Endpoint == b.Endpoint && a.HubToken == b.HubToken &&
 		slices.Equal(a.ExtraFolders, b.ExtraFolders)
 }
+
+// SaveResponse stores a Responses API response (the store bounds how many
+// it keeps).
+func (a *App) SaveResponse(r store.ResponseRecord) error { return a.db.SaveResponse(r) }
+
+// Response returns a stored Responses API response.
+func (a *App) Response(id string) (store.ResponseRecord, error) { return a.db.Response(id) }
+
+// DeleteResponse deletes a stored Responses API response.
+func (a *App) DeleteResponse(id string) error { return a.db.DeleteResponse(id) }

@@ -63,6 +63,35 @@ need_npm() {
   fi
 }
 
+# need_llamacpp installs llama.cpp as a reference for tests and benchmarks
+# (internal/llamacpp): node-llama-cpp's prebuilt CPU build for Linux x64, the
+# platform the lockfile pins. Optional packages (its CUDA and Vulkan builds)
+# are left out, and NODE_LLAMA_CPP_SKIP_DOWNLOAD keeps its install step from
+# downloading or compiling llama.cpp.
+need_llamacpp() {
+  command -v npm >/dev/null || { echo "setup: node and npm are required" >&2; exit 1; }
+  if [ "$(uname -s)-$(uname -m)" != "Linux-x86_64" ]; then
+    echo "setup: skipping the llama.cpp reference (internal/llamacpp pins the Linux x64 build)"
+    return 0
+  fi
+  local dir=internal/llamacpp
+  if [ ! -d $dir/node_modules ] || [ $dir/package-lock.json -nt $dir/node_modules/.package-lock.json ]; then
+    echo "setup: npm ci (internal/llamacpp)"
+    (cd $dir && NODE_LLAMA_CPP_SKIP_DOWNLOAD=true npm ci --omit=optional --no-audit --no-fund --loglevel=error)
+  fi
+}
+
+# need_sdkclients installs the official OpenAI and Anthropic JavaScript SDKs
+# that the API tests drive against lmx serve (internal/sdkclients).
+need_sdkclients() {
+  command -v npm >/dev/null || { echo "setup: node and npm are required" >&2; exit 1; }
+  local dir=internal/sdkclients
+  if [ ! -d $dir/node_modules ] || [ $dir/package-lock.json -nt $dir/node_modules/.package-lock.json ]; then
+    echo "setup: npm ci (internal/sdkclients)"
+    (cd $dir && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+}
+
 need_go() {
   command -v go >/dev/null || { echo "setup: Go is required (go.mod names the version)" >&2; exit 1; }
   go mod download
@@ -76,7 +105,9 @@ for s in "${steps[@]}"; do
     py) need_py ;;
     npm) need_npm ;;
     go) need_go ;;
-    all) need_apt; need_go; need_npm; need_py ;;
+    sdkclients) need_sdkclients ;;
+    llamacpp) need_llamacpp ;;
+    all) need_apt; need_go; need_npm; need_py; need_llamacpp; need_sdkclients ;;
     *) echo "setup: unknown step $s" >&2; exit 2 ;;
   esac
 done

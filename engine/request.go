@@ -137,6 +137,9 @@ type Event struct {
 	Usage        Usage
 	Timing       Timing
 	FinishReason string
+	// StopSequence is the stop string that ended the output (FinishStop
+	// only; empty when EOS did).
+	StopSequence string
 	Err          error
 }
 

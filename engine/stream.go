@@ -13,9 +13,10 @@ import (
 // its reader.
 const streamBuffer = 64
 
-// Stream is a running request's output. Read Events until it is closed; the
-// last event is EventDone. A reader that stops early must cancel the
-// request's context, which ends generation within one decode step.
+// Stream is a running request's output. A reader reads Events until the
+// channel is closed, also after giving up: cancelling the request's context
+// ends generation within one decode step, drops the events still to come
+// and then delivers EventDone (with the usage so far) before closing.
 type Stream struct {
 	// Prompt is the rendered, tokenized request.
 	Prompt *Prompt
@@ -163,7 +164,15 @@ func (o *output) finish(res *generate.Result, err error) {
 		done.Timing = Timing{Prefill: res.PrefillTime, Decode: res.DecodeTime}
 	}
 	done.FinishReason = finishReason(res, err, o.calls)
-	o.send(done)
+	if done.FinishReason == FinishStop {
+		done.StopSequence = o.stop.matched
+	}
+	if len(o.pending) > 0 {
+		done.Logprobs, o.pending = o.pending, nil
+	}
+	// Delivered even after a cancel: the reader drains to the end, and the
+	// usage belongs in its log.
+	o.events <- done
 }
 
 // finishReason maps a generation result to the API's finish reason.
@@ -182,9 +191,10 @@ func finishReason(res *generate.Result, err error, calls int) string {
 // stopFilter cuts the output at the first stop string. Text that could be
 // the start of a stop string is held back until the next delta decides.
 type stopFilter struct {
-	stops []string
-	held  string
-	hit   bool
+	stops   []string
+	held    string
+	hit     bool
+	matched string // the stop string found
 }
 
 // add takes the next delta and returns the text that is certainly output,
@@ -197,14 +207,14 @@ func (f *stopFilter) add(delta string) (string, bool) {
 		return delta, false
 	}
 	s := f.held + delta
-	cut := -1
+	cut, matched := -1, ""
 	for _, stop := range f.stops {
 		if i := strings.Index(s, stop); i >= 0 && (cut < 0 || i < cut) {
-			cut = i
+			cut, matched = i, stop
 		}
 	}
 	if cut >= 0 {
-		f.hit, f.held = true, ""
+		f.hit, f.held, f.matched = true, "", matched
 		return s[:cut], true
 	}
 	keep := 0
@@ -244,6 +254,7 @@ type Result struct {
 	Logprobs        []TokenLogprob
 	Usage           Usage
 	FinishReason    string
+	StopSequence    string
 	Err             error
 }
 
@@ -261,7 +272,7 @@ func Collect(s *Stream) Result {
 		case EventToolCall:
 			r.ToolCalls = append(r.ToolCalls, e.ToolCall)
 		case EventDone:
-			r.Usage, r.FinishReason, r.Err = e.Usage, e.FinishReason, e.Err
+			r.Usage, r.FinishReason, r.StopSequence, r.Err = e.Usage, e.FinishReason, e.StopSequence, e.Err
 		}
 	}
 	r.Text, r.Reasoning = text.String(), reasoning.String()

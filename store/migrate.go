@@ -65,7 +65,7 @@ func schemaOf(meta *bolt.Bucket) (int, error) {
 
 // createBuckets makes sure every bucket of the current schema exists.
 func createBuckets(tx *bolt.Tx) error {
-	for _, name := range [][]byte{bucketSettings, bucketModels, bucketDownloads, bucketChats} {
+	for _, name := range [][]byte{bucketSettings, bucketModels, bucketDownloads, bucketChats, bucketResponses} {
 		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 			return fmt.Errorf("create bucket %s: %w", name, err)
 		}

@@ -1,5 +1,6 @@
 // Package store keeps LMX's persistent state in one bbolt database: settings,
-// the registry of installed models, download state and chat history.
+// the registry of installed models, download state, chat history and the
+// stored responses of the OpenAI Responses API.
 //
 // One process owns the database at a time (bbolt's file lock): a second LMX
 // instance gets ErrAlreadyRunning within OpenTimeout. Values are versioned
@@ -41,6 +42,7 @@ var (
 	bucketModels    = []byte("models")
 	bucketDownloads = []byte("downloads")
 	bucketChats     = []byte("chats")
+	bucketResponses = []byte("responses")
 )
 
 // DB is the open LMX database. It is safe for concurrent use; bbolt

@@ -16,6 +16,7 @@ type Backend interface {
 	SettingsBackend
 	LibraryBackend
 	ModelBackend
+	ResponseStore
 }
 
 // ModelBackend gives the generation endpoints their models.
@@ -70,4 +71,8 @@ type LibraryBackend interface {
 	CancelDownload(id string) error
 	// SearchHub searches the Hub.
 	SearchHub(ctx context.Context, q hub.SearchQuery) ([]hub.ModelSummary, error)
+	// InstallDemoModel starts installing and loading the demo model in the
+	// background and returns its status; while one install runs, it returns
+	// that one's. Progress and errors arrive with the status.
+	InstallDemoModel() (DemoStatus, error)
 }

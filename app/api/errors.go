@@ -127,12 +127,19 @@ func classify(err error) errorClass {
 // writeError is the one place that turns an error into an HTTP response with
 // the OpenAI error JSON.
 func writeError(w http.ResponseWriter, err error) {
+	status, body := errorResponse(err)
+	writeJSON(w, status, body)
+}
+
+// errorResponse is the HTTP status and OpenAI error JSON of err (streams
+// send the body as an event once their status is sent).
+func errorResponse(err error) (int, ErrorBody) {
 	c := classify(err)
 	body := ErrorBody{Error: ErrorDetail{Message: err.Error(), Type: c.typ, Param: param(err)}}
 	if c.code != "" {
 		body.Error.Code = &c.code
 	}
-	writeJSON(w, c.status, body)
+	return c.status, body
 }
 
 // writeJSON writes v as a JSON response with the given status.

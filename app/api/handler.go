@@ -81,11 +81,21 @@ func (h *Handler) routes(assets fs.FS) *http.ServeMux {
 	// No 405 fallbacks for these two: a method-less "/api/models/pull" would
 	// conflict with "DELETE /api/models/{repo...}" in the mux.
 	mux.HandleFunc("POST /api/models/pull", h.handlePull)
+	mux.HandleFunc("POST /api/models/demo", h.handleInstallDemo)
 	mux.HandleFunc("DELETE /api/models/{repo...}", h.handleDeleteModel)
 	route(mux, "GET", "/api/downloads", h.handleDownloads)
 	route(mux, "POST", "/api/downloads/{id}/cancel", h.handleCancel)
 	route(mux, "GET", "/api/hub/search", h.handleSearch)
 	route(mux, "GET", "/v1/models", h.handleModels)
+	route(mux, "GET", "/v1/models/{id...}", h.handleModel)
+	route(mux, "POST", "/v1/chat/completions", generationHandler("chat.completions", h.handleChat))
+	route(mux, "POST", "/v1/completions", generationHandler("completions", h.handleCompletions))
+	route(mux, "POST", "/v1/embeddings", generationHandler("embeddings", h.handleEmbeddings))
+	route(mux, "POST", "/v1/messages", generationHandler("messages", anthropicRecover(h.handleMessages)))
+	route(mux, "POST", "/v1/messages/count_tokens", generationHandler("messages.count_tokens", anthropicRecover(h.handleCountTokens)))
+	route(mux, "POST", "/v1/responses", generationHandler("responses", h.handleCreateResponse))
+	route(mux, "GET", "/v1/responses/{id}", generationHandler("responses.get", h.handleGetResponse))
+	mux.HandleFunc("DELETE /v1/responses/{id}", generationHandler("responses.delete", h.handleDeleteResponse))
 	mux.HandleFunc("/api/", notFound)
 	mux.HandleFunc("/v1/", notFound)
 	mux.Handle("/", onlyGet(assetHandler(assets)))
@@ -98,7 +108,7 @@ func route(mux *http.ServeMux, method, path string, h http.HandlerFunc) {
 	mux.HandleFunc(method+" "+path, h)
 	mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Allow", method)
-		writeError(w, fmt.Errorf("%w: %s %s (use %s)", ErrMethodNotAllowed, r.Method, path, method))
+		writeErrorFor(w, r, fmt.Errorf("%w: %s %s (use %s)", ErrMethodNotAllowed, r.Method, path, method))
 	})
 }
 
@@ -116,5 +126,5 @@ func onlyGet(h http.Handler) http.Handler {
 
 // notFound answers unknown /api and /v1 routes with the error JSON.
 func notFound(w http.ResponseWriter, r *http.Request) {
-	writeError(w, fmt.Errorf("%w: %s %s", ErrNotFound, r.Method, r.URL.Path))
+	writeErrorFor(w, r, fmt.Errorf("%w: %s %s", ErrNotFound, r.Method, r.URL.Path))
 }

@@ -18,13 +18,17 @@ import (
 type fakeBackend struct {
 	LibraryBackend // nil: calling an unlisted method fails the test with a panic
 	ModelBackend   // nil likewise; generation is tested against the real app
+	ResponseStore  // nil likewise
 
 	mu       sync.Mutex
 	running  bool
 	settings store.Settings
 	models   []LocalModel
+	loaded   []string
 	shown    int
 }
+
+func (f *fakeBackend) LoadedModels() []string { return f.loaded }
 
 func (f *fakeBackend) Settings() (store.Settings, error) {
 	f.mu.Lock()

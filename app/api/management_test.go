@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/json"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -92,21 +93,24 @@ func TestOpenAIModelsListsSupportedOnly(t *testing.T) {
 		{Model: library.Model{ID: "mlx-community/Qwen3-0.6B-4bit", Repo: "mlx-community/Qwen3-0.6B-4bit", Supported: true, ModifiedAt: modified}, AddedAt: added},
 		{Model: library.Model{ID: "mlx-community/whisper", Repo: "mlx-community/whisper", Reason: "unsupported model_type whisper"}},
 		{Model: library.Model{ID: "/models/llama", Supported: true, ModifiedAt: modified}},
-	}}
+		{Model: library.Model{ID: "/other/llama", Supported: true, ModifiedAt: modified}},
+	}, loaded: []string{"mlx-community/Qwen3-0.6B-4bit"}}
 	w := send(New(Config{}, b, NewHub()), "GET", "/v1/models", "", "127.0.0.1:50000")
 	var got ModelList
 	if err := json.Unmarshal(w.Body.Bytes(), &got); err != nil || w.Code != 200 {
 		t.Fatalf("GET /v1/models = %d %s", w.Code, w.Body.String())
 	}
 	want := []Model{
-		{ID: "mlx-community/Qwen3-0.6B-4bit", Object: "model", Created: added.Unix(), OwnedBy: "mlx-community"},
+		{ID: "mlx-community/Qwen3-0.6B-4bit", Object: "model", Created: added.Unix(), OwnedBy: "mlx-community", Loaded: true, Aliases: []string{"Qwen3-0.6B-4bit"}},
+		// Two folders named llama: neither gets the ambiguous alias.
 		{ID: "/models/llama", Object: "model", Created: modified.Unix(), OwnedBy: "local"},
+		{ID: "/other/llama", Object: "model", Created: modified.Unix(), OwnedBy: "local"},
 	}
 	if got.Object != "list" || len(got.Data) != len(want) {
 		t.Fatalf("models %+v, want %+v", got, want)
 	}
 	for i := range want {
-		if got.Data[i] != want[i] {
+		if !reflect.DeepEqual(got.Data[i], want[i]) {
 			t.Errorf("model %d = %+v, want %+v", i, got.Data[i], want[i])
 		}
 	}

@@ -21,7 +21,7 @@ var loopbackHosts = []string{"localhost", "127.0.0.1", "::1"}
 var AppOrigins = []string{"wails://wails", "http://wails.localhost", "https://wails.localhost"}
 
 // corsHeaders are the request headers a browser client may send cross-origin.
-const corsHeaders = "Authorization, Content-Type, X-Api-Key, Anthropic-Version, OpenAI-Organization, OpenAI-Project"
+const corsHeaders = "Authorization, Content-Type, X-Api-Key, Anthropic-Version, Anthropic-Beta, Anthropic-Dangerous-Direct-Browser-Access, OpenAI-Organization, OpenAI-Project"
 
 // hostName returns the lower-case host of a Host header without port,
 // brackets or trailing dot.
@@ -50,7 +50,7 @@ func hostAllowed(hostport string, extra []string) bool {
 func checkHost(extra []string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !hostAllowed(r.Host, extra) {
-			writeError(w, fmt.Errorf("%w: %q (add it to the allowed hosts in Settings)", ErrHostNotAllowed, r.Host))
+			writeErrorFor(w, r, fmt.Errorf("%w: %q (add it to the allowed hosts in Settings)", ErrHostNotAllowed, r.Host))
 			return
 		}
 		next.ServeHTTP(w, r)
@@ -81,7 +81,7 @@ func checkOrigin(allowed []string, next http.Handler) http.Handler {
 			}
 			next.ServeHTTP(w, r)
 		default:
-			writeError(w, fmt.Errorf("%w: %q (add it to the CORS origins in Settings)", ErrOriginNotAllowed, origin))
+			writeErrorFor(w, r, fmt.Errorf("%w: %q (add it to the CORS origins in Settings)", ErrOriginNotAllowed, origin))
 		}
 	})
 }
@@ -118,7 +118,7 @@ func checkKey(hash string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		needed := strings.HasPrefix(r.URL.Path, "/v1/") || !fromLoopback(r)
 		if needed && !store.KeyMatches(requestKey(r), hash) {
-			writeError(w, fmt.Errorf("%w: send it as \"Authorization: Bearer <key>\" or \"x-api-key\"", ErrUnauthorized))
+			writeErrorFor(w, r, fmt.Errorf("%w: send it as \"Authorization: Bearer <key>\" or \"x-api-key\"", ErrUnauthorized))
 			return
 		}
 		next.ServeHTTP(w, r)
