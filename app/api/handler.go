@@ -6,9 +6,14 @@
 package api
 
 import (
+	_ "embed"
+	"encoding/json"
 	"fmt"
 	"io/fs"
 	"net/http"
+	"sync"
+
+	"gopkg.in/yaml.v3"
 )
 
 // DefaultMaxBodyBytes is the request body limit when Config leaves it zero.
@@ -67,35 +72,72 @@ func (h *Handler) Local() http.Handler {
 	return h.local
 }
 
-// routes registers every endpoint.
+// endpoint is one row of the route table: a method and path pattern and
+// its handler.
+type endpoint struct {
+	method, path string
+	handler      http.HandlerFunc
+	fallback     fallback
+}
+
+// fallback says whether an endpoint's path answers other methods with the
+// JSON 405 (see route).
+type fallback bool
+
+const (
+	// with405 registers the JSON 405 for other methods on the path.
+	with405 fallback = true
+	// without405 leaves other methods to the mux: the path already has
+	// a fallback (from another method's row), or a method-less pattern
+	// would conflict with a wildcard route.
+	without405 fallback = false
+)
+
+// endpoints is the route table of every /api and /v1 endpoint; the /api
+// rows are described in openapi.yaml, and a test keeps the two in step.
+func (h *Handler) endpoints() []endpoint {
+	return []endpoint{
+		{"GET", "/api/status", h.handleStatus, with405},
+		{"GET", "/api/events", h.handleEvents, with405},
+		{"GET", "/api/openapi.json", handleOpenAPI, with405},
+		{"POST", "/api/server/start", h.handleServerAction(h.backend.StartServer), with405},
+		{"POST", "/api/server/stop", h.handleServerAction(h.backend.StopServer), with405},
+		{"POST", "/api/window/show", h.handleShowWindow, with405},
+		{"GET", "/api/settings", h.handleGetSettings, with405},
+		{"PUT", "/api/settings", h.handlePutSettings, without405},
+		{"GET", "/api/models", h.handleLocalModels, with405},
+		// A method-less "/api/models/pull" would conflict with "DELETE
+		// /api/models/{repo...}" in the mux.
+		{"POST", "/api/models/pull", h.handlePull, without405},
+		{"POST", "/api/models/demo", h.handleInstallDemo, without405},
+		{"DELETE", "/api/models/{repo...}", h.handleDeleteModel, without405},
+		{"GET", "/api/downloads", h.handleDownloads, with405},
+		{"POST", "/api/downloads/{id}/cancel", h.handleCancel, with405},
+		{"GET", "/api/hub/search", h.handleSearch, with405},
+		{"GET", "/v1/models", h.handleModels, with405},
+		{"GET", "/v1/models/{id...}", h.handleModel, with405},
+		{"POST", "/v1/chat/completions", generationHandler("chat.completions", h.handleChat), with405},
+		{"POST", "/v1/completions", generationHandler("completions", h.handleCompletions), with405},
+		{"POST", "/v1/embeddings", generationHandler("embeddings", h.handleEmbeddings), with405},
+		{"POST", "/v1/messages", generationHandler("messages", anthropicRecover(h.handleMessages)), with405},
+		{"POST", "/v1/messages/count_tokens", generationHandler("messages.count_tokens", anthropicRecover(h.handleCountTokens)), with405},
+		{"POST", "/v1/responses", generationHandler("responses", h.handleCreateResponse), with405},
+		{"GET", "/v1/responses/{id}", generationHandler("responses.get", h.handleGetResponse), with405},
+		{"DELETE", "/v1/responses/{id}", generationHandler("responses.delete", h.handleDeleteResponse), without405},
+	}
+}
+
+// routes registers every endpoint of the table, then the error JSON for
+// unknown /api and /v1 routes and the UI assets for everything else.
 func (h *Handler) routes(assets fs.FS) *http.ServeMux {
 	mux := http.NewServeMux()
-	route(mux, "GET", "/api/status", h.handleStatus)
-	route(mux, "GET", "/api/events", h.handleEvents)
-	route(mux, "POST", "/api/server/start", h.handleServerAction(h.backend.StartServer))
-	route(mux, "POST", "/api/server/stop", h.handleServerAction(h.backend.StopServer))
-	route(mux, "POST", "/api/window/show", h.handleShowWindow)
-	route(mux, "GET", "/api/settings", h.handleGetSettings)
-	mux.HandleFunc("PUT /api/settings", h.handlePutSettings)
-	route(mux, "GET", "/api/models", h.handleLocalModels)
-	// No 405 fallbacks for these two: a method-less "/api/models/pull" would
-	// conflict with "DELETE /api/models/{repo...}" in the mux.
-	mux.HandleFunc("POST /api/models/pull", h.handlePull)
-	mux.HandleFunc("POST /api/models/demo", h.handleInstallDemo)
-	mux.HandleFunc("DELETE /api/models/{repo...}", h.handleDeleteModel)
-	route(mux, "GET", "/api/downloads", h.handleDownloads)
-	route(mux, "POST", "/api/downloads/{id}/cancel", h.handleCancel)
-	route(mux, "GET", "/api/hub/search", h.handleSearch)
-	route(mux, "GET", "/v1/models", h.handleModels)
-	route(mux, "GET", "/v1/models/{id...}", h.handleModel)
-	route(mux, "POST", "/v1/chat/completions", generationHandler("chat.completions", h.handleChat))
-	route(mux, "POST", "/v1/completions", generationHandler("completions", h.handleCompletions))
-	route(mux, "POST", "/v1/embeddings", generationHandler("embeddings", h.handleEmbeddings))
-	route(mux, "POST", "/v1/messages", generationHandler("messages", anthropicRecover(h.handleMessages)))
-	route(mux, "POST", "/v1/messages/count_tokens", generationHandler("messages.count_tokens", anthropicRecover(h.handleCountTokens)))
-	route(mux, "POST", "/v1/responses", generationHandler("responses", h.handleCreateResponse))
-	route(mux, "GET", "/v1/responses/{id}", generationHandler("responses.get", h.handleGetResponse))
-	mux.HandleFunc("DELETE /v1/responses/{id}", generationHandler("responses.delete", h.handleDeleteResponse))
+	for _, e := range h.endpoints() {
+		if e.fallback == with405 {
+			route(mux, e.method, e.path, e.handler)
+		} else {
+			mux.HandleFunc(e.method+" "+e.path, e.handler)
+		}
+	}
 	mux.HandleFunc("/api/", notFound)
 	mux.HandleFunc("/v1/", notFound)
 	mux.Handle("/", onlyGet(assetHandler(assets)))
@@ -127,4 +169,41 @@ func onlyGet(h http.Handler) http.Handler {
 // notFound answers unknown /api and /v1 routes with the error JSON.
 func notFound(w http.ResponseWriter, r *http.Request) {
 	writeErrorFor(w, r, fmt.Errorf("%w: %s %s", ErrNotFound, r.Method, r.URL.Path))
+}
+
+// openAPIYAML is the management API's OpenAPI 3.1 document: every /api
+// route of the table, its bodies and its errors.
+//
+//go:embed openapi.yaml
+var openAPIYAML []byte
+
+// openAPIJSON converts openAPIYAML to JSON once.
+var openAPIJSON = sync.OnceValues(func() ([]byte, error) {
+	var doc any
+	if err := yaml.Unmarshal(openAPIYAML, &doc); err != nil {
+		return nil, fmt.Errorf("parse openapi.yaml: %w", err)
+	}
+	js, err := json.Marshal(doc)
+	if err != nil {
+		return nil, fmt.Errorf("encode openapi.yaml as JSON: %w", err)
+	}
+	return js, nil
+})
+
+// OpenAPI returns the management API's OpenAPI 3.1 document as JSON, as
+// GET /api/openapi.json serves it.
+func OpenAPI() ([]byte, error) {
+	return openAPIJSON()
+}
+
+// handleOpenAPI serves GET /api/openapi.json.
+func handleOpenAPI(w http.ResponseWriter, _ *http.Request) {
+	doc, err := OpenAPI()
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	_, _ = w.Write(doc)
 }

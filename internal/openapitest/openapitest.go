@@ -1,7 +1,8 @@
 // Package openapitest validates JSON bodies against the schemas of the
-// official OpenAI OpenAPI document (../shared/specs/openai-openapi.yaml) with
-// a JSON Schema 2020-12 validator, so tests check the wire format against
-// OpenAI's own description rather than against hand-written expectations.
+// official OpenAI OpenAPI document (../shared/specs/openai-openapi.yaml), or
+// of any OpenAPI 3.1 document (Parse: LMX's own management API), with a JSON
+// Schema 2020-12 validator, so tests check the wire format against the
+// document rather than against hand-written expectations.
 package openapitest
 
 import (
@@ -30,11 +31,14 @@ const docURL = "file:///openai-openapi.json"
 // schema is CreateCompletionResponse with exactly that one change.
 const StreamedCompletion = "x-lmx-CreateCompletionStreamChunk"
 
-// Spec is the loaded document, compiled on demand. Safe for concurrent use.
+// Spec is a loaded document (OpenAI's, or one given to Parse), compiled on
+// demand. Safe for concurrent use.
 type Spec struct {
+	url      string         // what "#/..." references resolve against
+	doc      map[string]any // the document, for looking up operations
 	mu       sync.Mutex
 	compiler *jsonschema.Compiler
-	schemas  map[string]*jsonschema.Schema
+	schemas  map[string]*jsonschema.Schema // by JSON pointer
 }
 
 var (
@@ -87,16 +91,21 @@ func (s *Spec) Check(schema string, body []byte) error {
 
 // schema compiles components/schemas/<name> once.
 func (s *Spec) schema(name string) (*jsonschema.Schema, error) {
+	return s.schemaAt("/components/schemas/" + name)
+}
+
+// schemaAt compiles the schema at JSON pointer ptr of the document once.
+func (s *Spec) schemaAt(ptr string) (*jsonschema.Schema, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if sch, ok := s.schemas[name]; ok {
+	if sch, ok := s.schemas[ptr]; ok {
 		return sch, nil
 	}
-	sch, err := s.compiler.Compile(docURL + "#/components/schemas/" + name)
+	sch, err := s.compiler.Compile(s.url + "#" + ptr)
 	if err != nil {
-		return nil, fmt.Errorf("compile schema %s: %w", name, err)
+		return nil, fmt.Errorf("compile schema %s: %w", ptr, err)
 	}
-	s.schemas[name] = sch
+	s.schemas[ptr] = sch
 	return sch, nil
 }
 
@@ -122,16 +131,24 @@ func load(path string) (*Spec, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encode %s as JSON: %w", path, err)
 	}
+	return compile(docURL, js, jsonschema.NewCompiler())
+}
+
+// compile registers the JSON document js under url with compiler c.
+func compile(url string, js []byte, c *jsonschema.Compiler) (*Spec, error) {
 	v, err := jsonschema.UnmarshalJSON(bytes.NewReader(js))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("OpenAPI document is not JSON: %w", err)
 	}
-	c := jsonschema.NewCompiler()
+	doc, ok := v.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("OpenAPI document is not a JSON object")
+	}
 	c.DefaultDraft(jsonschema.Draft2020)
-	if err := c.AddResource(docURL, v); err != nil {
+	if err := c.AddResource(url, v); err != nil {
 		return nil, fmt.Errorf("add OpenAPI document: %w", err)
 	}
-	return &Spec{compiler: c, schemas: map[string]*jsonschema.Schema{}}, nil
+	return &Spec{url: url, doc: doc, compiler: c, schemas: map[string]*jsonschema.Schema{}}, nil
 }
 
 // rewriteNullable replaces every schema's "nullable: true" with what it

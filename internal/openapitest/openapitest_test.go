@@ -49,3 +49,75 @@ func TestCheck(t *testing.T) {
 		})
 	}
 }
+
+// tinyDoc is an OpenAPI 3.1 document with a JSON response behind a
+// Response Object $ref, a 204 and an SSE stream whose data is JSON text.
+const tinyDoc = `{"openapi":"3.1.0","info":{"title":"t","version":"1"},"paths":{
+ "/a/{id}":{"get":{"responses":{
+   "200":{"description":"ok","content":{"application/json":{"schema":{"$ref":"#/components/schemas/A"}}}},
+   "404":{"$ref":"#/components/responses/Err"}}},
+  "put":{"requestBody":{"content":{"application/json":{"schema":{"$ref":"#/components/schemas/A"}}}},
+   "responses":{"204":{"description":"done"}}}},
+ "/events":{"get":{"responses":{"200":{"description":"stream","content":{"text/event-stream":{"schema":{
+   "type":"object","required":["event","data"],"properties":{"event":{"const":"a"},
+   "data":{"type":"string","contentMediaType":"application/json","contentSchema":{"$ref":"#/components/schemas/A"}}}}}}}}}}},
+"components":{"responses":{"Err":{"description":"e","content":{"application/json":{"schema":{"type":"object","required":["error"]}}}}},
+ "schemas":{"A":{"type":"object","required":["at"],"additionalProperties":false,"properties":{"at":{"type":"string","format":"date-time"}}}}}}`
+
+// TestCheckResponse: Parse's checks find each kind of mismatch.
+func TestCheckResponse(t *testing.T) {
+	spec, err := Parse("file:///tiny.json", []byte(tinyDoc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := spec.CompileAll(); err != nil {
+		t.Fatal(err)
+	}
+	get, put, events := Operation{"GET", "/a/{id}"}, Operation{"PUT", "/a/{id}"}, Operation{"GET", "/events"}
+	if ops := spec.Operations(); len(ops) != 3 || ops[0] != get || ops[1] != put || ops[2] != events {
+		t.Errorf("operations %v", ops)
+	}
+	cases := []struct {
+		name        string
+		op          Operation
+		status      int
+		contentType string
+		body        string
+		wantErr     string // "" for valid
+	}{
+		{"valid", get, 200, "application/json; charset=utf-8", `{"at":"2026-01-02T03:04:05Z"}`, ""},
+		{"undocumented field", get, 200, "application/json", `{"at":"2026-01-02T03:04:05Z","x":1}`, "additional properties"},
+		{"format asserted", get, 200, "application/json", `{"at":"yesterday"}`, "date-time"},
+		{"undocumented status", get, 500, "application/json", `{}`, "not documented"},
+		{"undocumented media type", get, 200, "text/plain", `{}`, "not documented"},
+		{"response through $ref", get, 404, "application/json", `{"error":{}}`, ""},
+		{"response through $ref invalid", get, 404, "application/json", `{}`, "missing property 'error'"},
+		{"no content", put, 204, "", ``, ""},
+		{"body where none is documented", put, 204, "application/json", `{}`, "no content"},
+		{"event", events, 200, "text/event-stream", `{"event":"a","data":"{\"at\":\"2026-01-02T03:04:05Z\"}"}`, ""},
+		{"event data asserted", events, 200, "text/event-stream", `{"event":"a","data":"{\"at\":1}"}`, "got number, want string"},
+		{"event name", events, 200, "text/event-stream", `{"event":"b","data":"{\"at\":\"2026-01-02T03:04:05Z\"}"}`, "value must be 'a'"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			err := spec.CheckResponse(tc.op, tc.status, tc.contentType, []byte(tc.body))
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Errorf("valid response refused: %v", err)
+			case tc.wantErr != "" && err == nil:
+				t.Errorf("invalid response accepted (want an error about %s)", tc.wantErr)
+			case tc.wantErr != "" && !strings.Contains(err.Error(), tc.wantErr):
+				t.Errorf("error %v does not mention %s", err, tc.wantErr)
+			}
+		})
+	}
+	if err := spec.CheckRequest(put, "application/json", []byte(`{"at":"2026-01-02T03:04:05Z"}`)); err != nil {
+		t.Errorf("valid request refused: %v", err)
+	}
+	if err := spec.CheckRequest(put, "application/json", []byte(`{}`)); err == nil {
+		t.Error("request without the required field accepted")
+	}
+	if err := spec.CheckRequest(get, "application/json", []byte(`{}`)); err == nil {
+		t.Error("a body for an operation without request body accepted")
+	}
+}

@@ -300,3 +300,21 @@ func TestDiskFullStopsAndKeepsPartial(t *testing.T) {
 		t.Errorf("resume requests %q", r)
 	}
 }
+
+// TestProgressRightAfterStart: the UI lists a download as soon as Start
+// returns, before its goroutine reported; it must show the download, not an
+// empty entry.
+func TestProgressRightAfterStart(t *testing.T) {
+	e := newEnv(t, "")
+	repo := e.hub.AddFolder(t, "mlx-community/llama-tiny", fixtureDir(t, "llama"))
+	e.hub.SetFault(repo, "model.safetensors", hubtest.Fault{BytesPerSec: 400_000})
+	id, err := e.mgr.Start(context.Background(), repo.ID, "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := e.mgr.Progress(id)
+	if err != nil || p.ID != id || p.Repo != repo.ID || p.TotalBytes == 0 || p.FilesTotal == 0 ||
+		(p.State != store.DownloadQueued && p.State != store.DownloadRunning) {
+		t.Errorf("progress right after Start = %+v, %v; want the queued or running download", p, err)
+	}
+}

@@ -30,6 +30,9 @@ func (m *Manager) launch(rec store.Download) {
 			j.bytes.Add(min(f.Size, fileSize(m.cache.IncompletePath(rec.Repo, f.BlobID))))
 		}
 	}
+	// Progress reports it queued until run records it running, never as
+	// an empty Progress.
+	j.last = j.snapshot(rec, store.DownloadQueued, "")
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.jobs[rec.ID] != nil {
