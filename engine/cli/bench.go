@@ -7,18 +7,21 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"slices"
 
 	"github.com/lmx-app/lmx/engine"
 	"github.com/lmx-app/lmx/engine/bench"
 	"github.com/lmx-app/lmx/engine/generate"
+	"github.com/lmx-app/lmx/engine/gguf"
 	"github.com/lmx-app/lmx/internal/cmdflag"
 	"github.com/lmx-app/lmx/metal"
 )
 
-const benchUsage = `bench --model DIR [--prompt-tokens 512] [--gen-tokens 128] [--runs 3] [--seed 0]
-       [--compare-mlx-lm] [--python PATH] [--json] [--cpuprofile FILE]`
+const benchUsage = `bench --model DIR|FILE.gguf [--prompt-tokens 512] [--gen-tokens 128] [--runs 3] [--seed 0]
+       [--compare-mlx-lm] [--python PATH] [--json] [--cpuprofile FILE]
+       [--compare-llamacpp] [--threads N]     (--model FILE.gguf; --runs defaults to 10)`
 
 // prefillChunk is mlx_lm's generate_step prefill step, which the workload
 // definition (mlx_lm_bench.py) fixes.
@@ -27,12 +30,15 @@ const prefillChunk = 2048
 // benchFlags are the options of lmx bench.
 type benchFlags struct {
 	model      string
+	dir        string // the model folder: model, or its import when a GGUF
 	w          bench.Workload
 	runs       int
 	compare    bool
 	python     string
 	json       bool
 	cpuprofile string
+	llamacpp   bool
+	threads    int
 }
 
 // Report is what lmx bench --json prints: LMX's figures in the schema of
@@ -56,11 +62,15 @@ type Ratio struct {
 // engine/bench/mlx_lm_bench.py (same prompt ids, greedy, EOS ignored, a
 // warm-up then median of --runs) through the LMX engine and, with
 // --compare-mlx-lm, through mlx_lm on the same folder, printing both and
-// their ratio.
+// their ratio. With --compare-llamacpp it runs the same prompt ids through
+// LMX and llama.cpp on one GGUF, alternating run by run (benchllama.go).
 func RunBench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	f, code := parseBench(args, stderr)
 	if code >= 0 {
 		return code
+	}
+	if f.llamacpp {
+		return runLlamaCppBench(ctx, f, stdout, stderr)
 	}
 	rep, err := runBench(ctx, f)
 	if err != nil {
@@ -81,7 +91,7 @@ func RunBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 func parseBench(args []string, stderr io.Writer) (benchFlags, int) {
 	fs := cmdflag.New("bench", benchUsage, stderr)
 	var f benchFlags
-	fs.StringVar(&f.model, "model", "", "model folder")
+	fs.StringVar(&f.model, "model", "", "model folder or GGUF file")
 	fs.IntVar(&f.w.PromptTokens, "prompt-tokens", 512, "prompt length in tokens")
 	fs.IntVar(&f.w.GenTokens, "gen-tokens", 128, "tokens to generate (at least 2)")
 	fs.Uint64Var(&f.w.Seed, "seed", 0, "seed of the prompt ids")
@@ -90,11 +100,17 @@ func parseBench(args []string, stderr io.Writer) (benchFlags, int) {
 	fs.StringVar(&f.python, "python", "", "Python with mlx_lm (default $LMX_PYTHON or the repository's .venv/bin/python)")
 	fs.BoolVar(&f.json, "json", false, "print one JSON object")
 	fs.StringVar(&f.cpuprofile, "cpuprofile", "", "write a CPU profile of LMX's timed runs to FILE")
+	fs.BoolVar(&f.llamacpp, "compare-llamacpp", false, "run llama.cpp (node-llama-cpp) on the same GGUF, alternating with LMX run by run")
+	fs.IntVar(&f.threads, "threads", runtime.NumCPU(), "llama.cpp's CPU threads")
 	rest, err := cmdflag.Parse(fs, args)
 	if err != nil {
 		return f, usageError(err)
 	}
-	if f.model == "" || len(rest) > 0 || f.w.PromptTokens < 1 || f.w.GenTokens < 2 || f.runs < 1 {
+	if f.llamacpp && !isSet(fs, "runs") {
+		f.runs = llamaCppRuns
+	}
+	if f.model == "" || len(rest) > 0 || f.w.PromptTokens < 1 || f.w.GenTokens < 2 || f.runs < 1 || f.threads < 1 ||
+		(f.llamacpp && (f.compare || f.cpuprofile != "" || !gguf.IsGGUF(f.model))) {
 		fs.Usage()
 		return f, 2
 	}
@@ -106,9 +122,12 @@ func runBench(ctx context.Context, f benchFlags) (*Report, error) {
 	if err := loadMLX(); err != nil {
 		return nil, err
 	}
+	var err error
+	if f.dir, err = modelDir(ctx, f.model); err != nil {
+		return nil, err
+	}
 	var py bench.Python
 	if f.compare {
-		var err error
 		if py, err = pythonRunner(f.python); err != nil {
 			return nil, err
 		}
@@ -121,7 +140,7 @@ func runBench(ctx context.Context, f benchFlags) (*Report, error) {
 	if !f.compare {
 		return rep, nil
 	}
-	if rep.MLXLM, err = py.Bench(ctx, f.model, f.w, f.runs); err != nil {
+	if rep.MLXLM, err = py.Bench(ctx, f.dir, f.w, f.runs); err != nil {
 		return nil, err
 	}
 	rep.Ratio = &Ratio{Prefill: lmx.PrefillTPS / rep.MLXLM.PrefillTPS, Decode: lmx.DecodeTPS / rep.MLXLM.DecodeTPS}
@@ -167,11 +186,11 @@ func defaultPython(flag, root string) string {
 // benchLMX runs the workload through the engine: one untimed warm-up, then
 // f.runs timed runs with the cache cleared between them.
 func benchLMX(ctx context.Context, f benchFlags) (*bench.Result, error) {
-	ids, err := bench.PromptIDs(f.model, f.w.PromptTokens, f.w.Seed)
+	ids, err := bench.PromptIDs(f.dir, f.w.PromptTokens, f.w.Seed)
 	if err != nil {
 		return nil, err
 	}
-	m, err := engine.Load(ctx, f.model, engine.Options{})
+	m, err := engine.Load(ctx, f.dir, engine.Options{})
 	if err != nil {
 		return nil, err
 	}

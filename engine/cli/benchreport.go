@@ -85,3 +85,42 @@ func printReport(w io.Writer, rep *Report) {
 		fmt.Fprintln(w, "note: the two engines generated different greedy tokens")
 	}
 }
+
+// printLlamaCppReport prints both engines' medians and ranges and their
+// ratios, and says what each peak memory figure measures.
+func printLlamaCppReport(w io.Writer, rep *LlamaCppReport) {
+	fmt.Fprintf(w, "model %s (LMX loads its import %s)\n", rep.Model, rep.Dir)
+	fmt.Fprintf(w, "lmx: mlx %s, %s (%s)\n", rep.MLXVersion, rep.Device, rep.DeviceName)
+	fmt.Fprintf(w, "llama.cpp: node-llama-cpp %s (llama.cpp %s), CPU, %d threads\n", rep.NodeLlamaCpp, rep.LlamaCpp, rep.Threads)
+	fmt.Fprintf(w, "prompt %d tokens, generate %d, %d runs of each after a warm-up, alternating; median (min–max)\n\n",
+		rep.PromptTokens, rep.GenTokens, rep.Runs)
+	fmt.Fprintf(w, "%-14s %-24s %-24s %-24s\n", "", "prefill tok/s", "decode tok/s", "peak memory MiB")
+	for _, e := range []struct{ name, key string }{{"lmx", "lmx"}, {"llama.cpp", "llama_cpp"}} {
+		f := rep.Figures[e.key]
+		fmt.Fprintf(w, "%-14s %-24s %-24s %-24s\n", e.name, spread(f.PrefillTPS, 1), spread(f.DecodeTPS, 1),
+			spread(f.PeakMemoryBytes, 1<<20))
+	}
+	r := rep.Ratio
+	fmt.Fprintf(w, "%-14s %-24s %-24s %-24s\n", "lmx/llama.cpp", versus(r.Prefill), versus(r.Decode), versus(r.Memory))
+	fmt.Fprintln(w, "\npeak memory: lmx = MLX's peak allocation (weights, KV cache, activations);")
+	during := "during the run"
+	if !rep.PeakPerRun {
+		during = "over its lifetime (loading included: this system cannot restart the peak)"
+	}
+	fmt.Fprintf(w, "llama.cpp = the node process's peak RSS %s less its RSS before llama.cpp loaded\n", during)
+	fmt.Fprintln(w, "(mapped weights, KV cache, buffers)")
+	fmt.Fprintln(w, "level: the two engines' ranges overlap")
+}
+
+// spread formats a median and range, each divided by unit.
+func spread(s Spread, unit float64) string {
+	return fmt.Sprintf("%.1f (%.1f–%.1f)", s.Median/unit, s.Min/unit, s.Max/unit)
+}
+
+// versus formats a ratio, marked level when the ranges overlap.
+func versus(v Versus) string {
+	if v.Level {
+		return fmt.Sprintf("%.2fx level", v.Ratio)
+	}
+	return fmt.Sprintf("%.2fx", v.Ratio)
+}

@@ -77,6 +77,9 @@ func TestUsageErrors(t *testing.T) {
 		{"convert one argument", RunConvert, []string{"only-source"}},
 		{"bench one generated token", RunBench, []string{"--model", "x", "--gen-tokens", "1"}},
 		{"bench stray argument", RunBench, []string{"--model", "x", "extra"}},
+		{"bench llama.cpp on a folder", RunBench, []string{"--model", "x", "--compare-llamacpp"}},
+		{"bench llama.cpp and mlx_lm", RunBench, []string{"--model", "x.gguf", "--compare-llamacpp", "--compare-mlx-lm"}},
+		{"bench no threads", RunBench, []string{"--model", "x.gguf", "--compare-llamacpp", "--threads", "0"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -72,8 +72,8 @@ func isGGUF(src string) bool {
 	return err == nil && string(magic) == "GGUF"
 }
 
-// convertGGUF imports a GGUF file into dst, keeping its Q4_0/Q4_1/Q8_0
-// weights quantized; with --quantize it imports every weight in float into
+// convertGGUF imports a GGUF file into dst, keeping the weights whose type
+// is exact MLX affine quantization (gguf.Options) quantized; with --quantize it imports every weight in float into
 // a temporary folder beside dst and quantizes that with engine/convert,
 // returning its result (nil without --quantize).
 func convertGGUF(ctx context.Context, src, dst string, o convert.Options) (*convert.Result, error) {

@@ -128,6 +128,14 @@ func checkRefused(t *testing.T, path string, want error, text string) {
 	if entries, _ := os.ReadDir(parent); len(entries) != 0 {
 		t.Fatalf("import left %d entries in %s (first %s)", len(entries), parent, entries[0].Name())
 	}
+	// The way the app and lmx generate import: into the data dir's cache.
+	cache := t.TempDir()
+	if _, err := Cached(context.Background(), path, cache); !errors.Is(err, want) || !strings.Contains(err.Error(), path) {
+		t.Fatalf("cached import: error %v, want %v naming %s", err, want, path)
+	}
+	if entries, _ := os.ReadDir(cache); len(entries) != 0 {
+		t.Fatalf("cached import left %d entries in the data dir's cache (first %s)", len(entries), entries[0].Name())
+	}
 }
 
 // TestImportRefusesExistingFolder checks that an existing output folder is

@@ -20,7 +20,7 @@ func IsGGUF(path string) bool {
 // ImportVersion is part of an import's cache key: bump it whenever Import
 // writes different files for the same GGUF, so folders imported by an
 // older LMX are imported anew.
-const ImportVersion = 1
+const ImportVersion = 3
 
 // Cached returns the MLX model folder for the GGUF file at path inside
 // cacheDir, importing it the first time: cacheDir/<sha256 of the

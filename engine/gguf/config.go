@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 )
 
 // meta reads typed values from a file's metadata; errors name the file and
@@ -160,23 +161,17 @@ func baseConfig(fam family, h *hparams, vocab int, tie bool, dtype string) map[s
 }
 
 // tokenIDs reads the special token ids into config.json and
-// generation_config.json: bos, and as EOS ids the eos, eot and eom tokens
-// llama.cpp stops at.
+// generation_config.json: bos, and as EOS ids (eos first, the one
+// config.json names) every token llama.cpp ends generation at.
 func tokenIDs(m meta, cfg, gen map[string]any) error {
 	if bos, ok, err := m.int("tokenizer.ggml.bos_token_id"); err != nil {
 		return err
 	} else if ok {
 		cfg["bos_token_id"], gen["bos_token_id"] = bos, bos
 	}
-	var eos []int
-	for _, k := range []string{"eos", "eot", "eom"} {
-		id, ok, err := m.int("tokenizer.ggml." + k + "_token_id")
-		if err != nil {
-			return err
-		}
-		if ok && !slices.Contains(eos, id) {
-			eos = append(eos, id)
-		}
+	eos, err := eogIDs(m)
+	if err != nil {
+		return err
 	}
 	switch len(eos) {
 	case 0:
@@ -186,4 +181,47 @@ func tokenIDs(m meta, cfg, gen map[string]any) error {
 		cfg["eos_token_id"], gen["eos_token_id"] = eos[0], eos
 	}
 	return nil
+}
+
+// eogIDs are llama.cpp's end-of-generation tokens (llama_vocab_is_eog): the
+// eos, eot and eom ids and the FIM pad, repo and separator ids the
+// metadata names, the FIM tokens it does not name found by their text, and
+// every token whose text is an end-of-generation text (eogNames). Gemma
+// GGUFs name no eot token: llama.cpp stops at <end_of_turn> by its text.
+func eogIDs(m meta) ([]int, error) {
+	var ids []int
+	add := func(id int) {
+		if !slices.Contains(ids, id) {
+			ids = append(ids, id)
+		}
+	}
+	fim := []string{"tokenizer.ggml.fim_pad_token_id", "tokenizer.ggml.fim_rep_token_id", "tokenizer.ggml.fim_sep_token_id"}
+	for _, key := range append([]string{"tokenizer.ggml.eos_token_id", "tokenizer.ggml.eot_token_id",
+		"tokenizer.ggml.eom_token_id"}, fim...) {
+		id, ok, err := m.int(key)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			add(id)
+		}
+	}
+	texts := map[string]bool{}
+	for _, name := range eogNames {
+		texts[name] = true
+	}
+	for _, g := range namedControls {
+		if _, named := m.f.Metadata[g.key]; !named && slices.Contains(fim, g.key) {
+			for _, name := range strings.Fields(g.names) {
+				texts[name] = true
+			}
+		}
+	}
+	tokens, _ := m.f.Metadata["tokenizer.ggml.tokens"].([]string)
+	for id, tok := range tokens {
+		if texts[tok] {
+			add(id)
+		}
+	}
+	return ids, nil
 }

@@ -126,3 +126,38 @@ func TestPhi3LongRope(t *testing.T) {
 			cfg["original_max_position_embeddings"], cfg["max_position_embeddings"], cfg["partial_rotary_factor"])
 	}
 }
+
+// TestEOGTokenIDs lists as EOS ids the tokens llama.cpp ends generation at
+// (llama_vocab_is_eog), eos first: the ids the metadata names, the FIM
+// pad/repo/separator tokens it does not name, found by their text, and
+// every end-of-generation text. The Gemma and SmolLM2 vocabularies below
+// hold the tokens llama.cpp reports as EOG for the 270M and demo GGUFs.
+func TestEOGTokenIDs(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		md   map[string]any
+		want any
+	}{
+		{"gemma", map[string]any{"tokenizer.ggml.eos_token_id": int64(1),
+			"tokenizer.ggml.tokens": []string{"<pad>", "<eos>", "<bos>", "</s>", "<end_of_turn>", "<start_of_turn>"}},
+			[]int{1, 3, 4}},
+		{"smollm2", map[string]any{"tokenizer.ggml.eos_token_id": int64(2),
+			"tokenizer.ggml.tokens": []string{"<|endoftext|>", "<|im_start|>", "<|im_end|>", "<repo_name>", "<reponame>", "<file_sep>"}},
+			[]int{2, 0, 4}},
+		{"named FIM token", map[string]any{"tokenizer.ggml.eos_token_id": int64(0), "tokenizer.ggml.fim_rep_token_id": int64(2),
+			"tokenizer.ggml.tokens": []string{"<|im_end|>", "<|fim_pad|>", "<x>", "<|repo_name|>"}},
+			[]int{0, 2, 1}},
+		{"eos only", map[string]any{"tokenizer.ggml.eos_token_id": int64(1),
+			"tokenizer.ggml.tokens": []string{"a", "b"}}, 1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, gen := map[string]any{}, map[string]any{}
+			if err := tokenIDs(meta{f: &File{Metadata: tt.md}}, cfg, gen); err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(gen["eos_token_id"], tt.want) || cfg["eos_token_id"] != int(tt.md["tokenizer.ggml.eos_token_id"].(int64)) {
+				t.Errorf("generation_config eos_token_id %v, config.json %v; want %v, and the eos id", gen["eos_token_id"], cfg["eos_token_id"], tt.want)
+			}
+		})
+	}
+}

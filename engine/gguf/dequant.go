@@ -19,9 +19,9 @@ type dequantizer func(dst []float32, src []byte)
 // dequantizers are the types LMX decodes.
 var dequantizers = map[Type]dequantizer{
 	TypeF32: dequantF32, TypeF16: dequantF16, TypeBF16: dequantBF16,
-	TypeQ4_0: dequantQ4_0, TypeQ4_1: dequantQ4_1, TypeQ5_0: dequantQ5_0, TypeQ5_1: dequantQ5_1,
-	TypeQ8_0: dequantQ8_0, TypeQ2_K: dequantQ2K, TypeQ3_K: dequantQ3K, TypeQ4_K: dequantQ4K,
-	TypeQ5_K: dequantQ5K, TypeQ6_K: dequantQ6K,
+	TypeQ4_0: dequantQ4_0, TypeQ4_1: affine(unpackQ4_1, 32), TypeQ5_0: dequantQ5_0,
+	TypeQ5_1: affine(unpackQ5_1, 32), TypeQ8_0: dequantQ8_0, TypeQ2_K: dequantQ2K, TypeQ3_K: dequantQ3K,
+	TypeQ4_K: affine(unpackQ4K, qk), TypeQ5_K: affine(unpackQ5K, qk), TypeQ6_K: dequantQ6K,
 }
 
 // supportedTypes lists the types Dequantize accepts, for errors.
@@ -101,14 +101,6 @@ func dequantQ4_0(dst []float32, src []byte) {
 	}
 }
 
-// block_q4_1: d, m (f16), qs[16]; w = d·q + m.
-func dequantQ4_1(dst []float32, src []byte) {
-	d, m := f16(src), f16(src[2:])
-	for j := range 32 {
-		dst[j] = float32(d*float32(nibble(src[4:], j))) + m
-	}
-}
-
 // fifthBit is bit j of the 32-bit little-endian qh of a Q5 block.
 func fifthBit(qh []byte, j int) uint8 {
 	return uint8(binary.LittleEndian.Uint32(qh)>>j&1) << 4
@@ -123,19 +115,26 @@ func dequantQ5_0(dst []float32, src []byte) {
 	}
 }
 
-// block_q5_1: d, m (f16), qh[4], qs[16]; w = d·q + m.
-func dequantQ5_1(dst []float32, src []byte) {
-	d, m := f16(src), f16(src[2:])
-	for j := range 32 {
-		q := nibble(src[8:], j) | fifthBit(src[4:8], j)
-		dst[j] = float32(d*float32(q)) + m
-	}
-}
-
 // block_q8_0: d (f16), qs[32] (int8); w = d·q.
 func dequantQ8_0(dst []float32, src []byte) {
 	d := f16(src)
 	for j := range 32 {
 		dst[j] = float32(int8(src[2+j])) * d
+	}
+}
+
+// affine decodes a type whose formula is ggml's w = float32(scale·q) +
+// offset per 32 weights (Q4_1, Q5_1, Q4_K, Q5_K) through the unpack its
+// re-packing uses, so that both read the block the same way. Q4_0, Q5_0 and
+// Q8_0 keep their own decoders: ggml subtracts their offset inside the
+// product, which gives −0 where scale·q + bias gives +0.
+func affine(unpack func(src []byte, q []uint8, scales, biases []float32), blockSize int) dequantizer {
+	return func(dst []float32, src []byte) {
+		var q [qk]uint8
+		var scales, biases [qk / groupSize]float32
+		unpack(src, q[:blockSize], scales[:], biases[:])
+		for e := range blockSize {
+			dst[e] = float32(scales[e/groupSize]*float32(q[e])) + biases[e/groupSize]
+		}
 	}
 }

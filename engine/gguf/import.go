@@ -15,7 +15,8 @@ import (
 var ErrOptions = errors.New("invalid GGUF import options")
 
 // Options choose how Import writes the model. The zero value keeps Q4_0,
-// Q4_1 and Q8_0 weights quantized and writes everything else in float32.
+// Q4_1, Q5_0, Q5_1, Q8_0, Q4_K and Q5_K weights quantized (their groups of
+// 32 are exact MLX affine groups) and writes everything else in float32.
 type Options struct {
 	// Dtype is the float dtype of dequantized tensors and of quantization
 	// scales and biases: "float32" (the default: llama.cpp computes in

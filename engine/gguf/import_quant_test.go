@@ -17,7 +17,8 @@ import (
 // TestImportKeepsQuantization imports quantized GGUFs of the fixtures and
 // checks, against the same files imported with every weight dequantized:
 // the quantization block (group 32, the majority's bits, an 8-bit override
-// for a Q8_0 embedding, false for a weight of another type), that every
+// for a Q8_0 embedding, false for a weight of another type, 5 bits for
+// Q5_0 and Q5_1), that every
 // re-packed weight dequantizes in MLX to exactly the float weight, and that
 // the logits agree.
 func TestImportKeepsQuantization(t *testing.T) {
@@ -27,8 +28,12 @@ func TestImportKeepsQuantization(t *testing.T) {
 		overrides      map[string]any
 	}{
 		{"llama", "Q4_0,token_embd=Q8_0", 4, map[string]any{"model.embed_tokens": map[string]any{"group_size": 32.0, "bits": 8.0}}},
-		{"llama", "Q4_1,ffn_down=Q5_0", 4, map[string]any{"model.layers.0.mlp.down_proj": false, "model.layers.1.mlp.down_proj": false}},
+		{"llama", "Q4_1,ffn_down=F16", 4, map[string]any{"model.layers.0.mlp.down_proj": false, "model.layers.1.mlp.down_proj": false}},
 		{"qwen2", "Q8_0", 8, nil},
+		{"qwen3", "Q5_1,attn_v=Q5_0,ffn_down=Q8_0", 5, map[string]any{
+			"model.layers.0.mlp.down_proj": map[string]any{"group_size": 32.0, "bits": 8.0},
+			"model.layers.1.mlp.down_proj": map[string]any{"group_size": 32.0, "bits": 8.0},
+		}},
 		{"gemma3_text", "Q4_0", 4, nil},
 		{"phi3", "Q4_1,output=Q8_0", 4, map[string]any{"lm_head": map[string]any{"group_size": 32.0, "bits": 8.0}}},
 	} {

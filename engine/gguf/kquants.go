@@ -3,7 +3,9 @@ package gguf
 // The K-quants pack 256 weights in one super-block with a 6- or 4-bit scale
 // (and for some a min) per sub-block of 16 or 32 weights. Layouts and
 // formulas are ggml-common.h's block_qN_K and ggml-quants.c's
-// dequantize_row_qN_K; each function decodes one super-block.
+// dequantize_row_qN_K; each function decodes one super-block. Q4_K and
+// Q5_K, whose sub-blocks of 32 are affine groups (w = (d·sc)·q − dmin·m),
+// decode through unpackQ4K / unpackQ5K in repack.go, which re-packing uses.
 
 // lowBits returns the 2 low bits of element e (0..255) of a Q2_K / Q3_K
 // super-block: per 128 elements, 32 bytes hold four 2-bit planes, and each
@@ -73,35 +75,6 @@ func scaleMinK4(q []byte, j int) (sc, m uint8) {
 func kNibble(qs []byte, e int) int {
 	chunk, hi, l := e/64, (e%64)/32, e%32
 	return int(qs[32*chunk+l]>>(4*hi)) & 0xf
-}
-
-// block_q4_K: d, dmin, scales[12], qs[128]; per sub-block of 32,
-// w = d·sc·q − dmin·m.
-func dequantQ4K(dst []float32, src []byte) {
-	d, dmin := f16(src), f16(src[2:])
-	scales, qs := src[4:16], src[16:144]
-	for sub := range 8 {
-		sc, m := scaleMinK4(scales, sub)
-		d1, m1 := d*float32(sc), dmin*float32(m)
-		for e := 32 * sub; e < 32*(sub+1); e++ {
-			dst[e] = float32(d1*float32(kNibble(qs, e))) - m1
-		}
-	}
-}
-
-// block_q5_K: d, dmin, scales[12], qh[32], qs[128]; Q4_K with a fifth bit,
-// bit sub of qh[e mod 32].
-func dequantQ5K(dst []float32, src []byte) {
-	d, dmin := f16(src), f16(src[2:])
-	scales, qh, qs := src[4:16], src[16:48], src[48:176]
-	for sub := range 8 {
-		sc, m := scaleMinK4(scales, sub)
-		d1, m1 := d*float32(sc), dmin*float32(m)
-		for e := 32 * sub; e < 32*(sub+1); e++ {
-			q := kNibble(qs, e) | int(qh[e%32]>>sub&1)<<4
-			dst[e] = float32(d1*float32(q)) - m1
-		}
-	}
 }
 
 // block_q6_K: ql[128], qh[64], scales[16] (int8), d. Per 128 elements, the

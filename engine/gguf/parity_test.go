@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"os/exec"
+	"path/filepath"
 	"testing"
 
 	"github.com/lmx-app/lmx/engine"
@@ -48,13 +50,34 @@ func user(content string) []chat.Message {
 
 // TestGreedyParityWithLlamaCpp decodes each chat greedily with LMX on the
 // imported demo model (SmolLM2-135M-Instruct Q4_1) and with llama.cpp on the
-// original GGUF, from the same prompt ids, and requires the same tokens. A
-// divergence is accepted only where llama.cpp's two best logits are within
-// llamacpp.NearTie; nothing after it is compared.
+// original GGUF, from the same prompt ids. llama.cpp's CPU kernels round the
+// activations to 8 bits (Q8_1) for Q4_1 weights, which moves its logits by
+// 0.01–0.5 (measured) while LMX computes with the exact weights, so here a
+// divergence is accepted only where the two engines swap the same two best
+// candidates (LMX's pick is llama.cpp's second, and llama.cpp's pick is in
+// LMX's top two); nothing after it is compared. The strict near-tie rule
+// holds against the same weights in float32 (the F32 test below).
 func TestGreedyParityWithLlamaCpp(t *testing.T) {
 	path := testutil.DemoGGUF(t)
+	greedyParity(t, path, testmodel.Demo(t), true)
+}
+
+// TestGreedyParityWithLlamaCppF32 is the same comparison with llama.cpp on
+// a float32 copy of the GGUF (every weight dequantized by gguf-py, the
+// values LMX computes with): llama.cpp then multiplies in float32 instead
+// of rounding activations to 8 bits (Q8_1) for its Q4_1 kernels, so a
+// difference is the two implementations', not llama.cpp's approximation.
+func TestGreedyParityWithLlamaCppF32(t *testing.T) {
+	path := testutil.DemoGGUF(t)
+	greedyParity(t, dequantizedCopy(t, path), testmodel.Demo(t), false)
+}
+
+// greedyParity compares every chat of parityChats, rendered and tokenized
+// once by LMX, between llama.cpp on the GGUF at path and LMX on dir;
+// swaps accepts a swap of the two best candidates (see checkParity).
+func greedyParity(t *testing.T, path, dir string, swaps bool) {
 	ref := llamacpp.ForTest(t, llamacpp.Options{Model: path, Threads: 1, ContextSize: 1024})
-	m, err := engine.Load(context.Background(), testmodel.Demo(t), engine.Options{})
+	m, err := engine.Load(context.Background(), dir, engine.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,17 +88,40 @@ func TestGreedyParityWithLlamaCpp(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			checkParity(t, m, ref, p.IDs)
+			checkParity(t, m, ref, p.IDs, swaps)
 		})
 	}
 }
 
-// checkParity compares LMX's and llama.cpp's greedy tokens after ids and, at
-// the first difference, logs both implementations' two best candidates.
-func checkParity(t *testing.T, m *engine.Model, ref *llamacpp.Runner, ids []int32) {
-	want, err := ref.Generate(ids, paritySteps)
+// dequantizedCopy writes testdata/dequantize_gguf.py's float32 copy of the
+// GGUF at path (540 MB for the demo model) into the test's temporary folder.
+func dequantizedCopy(t *testing.T, path string) string {
+	t.Helper()
+	py := testutil.Python(t)
+	if py == "" {
+		testutil.Unavailable(t, "LMX_REQUIRE_PY", "no Python venv with gguf-py (run build/setup.sh py or set LMX_PYTHON)")
+	}
+	out := filepath.Join(t.TempDir(), "f32.gguf")
+	cmd := exec.Command(py, filepath.Join("testdata", "dequantize_gguf.py"), path, out)
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("dequantize_gguf.py: %v\n%s", err, msg)
+	}
+	return out
+}
+
+// checkParity compares LMX's and llama.cpp's greedy tokens after ids over
+// paritySteps steps, both past end-of-generation tokens, and at the first
+// difference logs both implementations' two best candidates. A difference
+// passes where llama.cpp's two best logits are within llamacpp.NearTie, or,
+// with swaps, where both engines have the same two best candidates in the
+// other order.
+func checkParity(t *testing.T, m *engine.Model, ref *llamacpp.Runner, ids []int32, swaps bool) {
+	want, err := ref.GenerateIgnoringEOG(ids, paritySteps)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if len(want) != paritySteps {
+		t.Fatalf("llama.cpp generated %d tokens, want %d", len(want), paritySteps)
 	}
 	got := lmxSteps(t, m, ids)
 	tokens := make([]int32, len(got))
@@ -83,14 +129,26 @@ func checkParity(t *testing.T, m *engine.Model, ref *llamacpp.Runner, ids []int3
 		tokens[i] = tok.ID
 	}
 	agreed, err := llamacpp.CheckGreedy(want, tokens, llamacpp.NearTie)
-	if n := min(len(want), len(got)); agreed < n {
-		t.Logf("step %d of %d (prompt %d tokens): %s; %s", agreed, n, len(ids),
-			describeRef(want[agreed]), describeLMX(got[agreed]))
+	if agreed < paritySteps {
+		t.Logf("step %d (prompt %d tokens): %s; %s", agreed, len(ids), describeRef(want[agreed]), describeLMX(got[agreed]))
+	}
+	if err != nil && swaps && isSwap(want[agreed], got[agreed]) {
+		t.Logf("accepted: the engines swap the same two best candidates at step %d", agreed)
+		err = nil
 	}
 	if err != nil {
 		t.Fatalf("LMX differs from llama.cpp: %v", err)
 	}
-	t.Logf("%d of %d steps agree (llama.cpp stopped after %d)", agreed, len(got), len(want))
+	t.Logf("%d of %d steps agree", agreed, paritySteps)
+}
+
+// isSwap reports whether LMX chose llama.cpp's second candidate while
+// llama.cpp's choice is among LMX's two best.
+func isSwap(ref llamacpp.Step, got generate.Token) bool {
+	if len(ref.Top) < 2 || got.ID != ref.Top[1].ID || len(got.Top) < 2 {
+		return false
+	}
+	return got.Top[0].ID == ref.Token || got.Top[1].ID == ref.Token
 }
 
 // lmxSteps decodes paritySteps greedy tokens with LMX, each with its two

@@ -1,9 +1,9 @@
 // Package gguf imports llama.cpp's GGUF files: a reader for the format
 // (metadata, tensor directory, tensor data), dequantization of ggml's block
-// types, exact re-packing of Q4_0/Q4_1/Q8_0 into MLX affine quantization, and
-// Import, which writes an MLX model folder (config.json, safetensors,
-// generation and tokenizer files) that engine.Load loads like any
-// mlx-community model.
+// types, exact re-packing of Q4_0/Q4_1/Q5_x/Q8_0/Q4_K/Q5_K into MLX affine
+// quantization, and Import, which writes an MLX model folder (config.json,
+// safetensors, generation and tokenizer files) that engine.Load loads like
+// any mlx-community model.
 package gguf
 
 import (

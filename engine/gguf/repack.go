@@ -10,22 +10,24 @@ import (
 const groupSize = 32
 
 // packedWeight is a weight in MLX's affine quantization (group size 32), the
-// layout mlx.core.quantize produces: each row's values in uint32 words,
-// element j of a group at bit Bits·(j mod 32/Bits) of word j·Bits/32, low
-// bits first; w = scale·q + bias per group.
+// layout mlx.core.quantize produces: each row's values as one little-endian
+// bit stream in uint32 words, element j at bit Bits·j (a group of 32 fills
+// Bits words); w = scale·q + bias per group.
 type packedWeight struct {
 	Bits           int
 	Words          []uint32  // rows × cols·Bits/32
 	Scales, Biases []float32 // rows × cols/32
 }
 
-// packers re-pack the ggml types whose formula is an affine map of an
-// unsigned integer with one scale and one offset per 32 weights.
+// packers are the ggml types whose every 32 weights are an affine map of an
+// unsigned integer, one scale and one offset per group: unpack decodes one
+// ggml block into its integers q and each group's scale and bias.
 var packers = map[Type]struct {
-	bits int
-	pack func(src []byte, words []uint32) (scale, bias float32)
+	bits   int
+	unpack func(src []byte, q []uint8, scales, biases []float32)
 }{
-	TypeQ4_0: {4, packQ4_0}, TypeQ4_1: {4, packQ4_1}, TypeQ8_0: {8, packQ8_0},
+	TypeQ4_0: {4, unpackQ4_0}, TypeQ4_1: {4, unpackQ4_1}, TypeQ5_0: {5, unpackQ5_0},
+	TypeQ5_1: {5, unpackQ5_1}, TypeQ8_0: {8, unpackQ8_0}, TypeQ4_K: {4, unpackQ4K}, TypeQ5_K: {5, unpackQ5K},
 }
 
 // repackable reports whether tensors of type t can be stored as MLX affine
@@ -35,56 +37,119 @@ func repackable(t Type) (bits int, ok bool) {
 	return p.bits, ok
 }
 
-// repack converts n elements of a Q4_0, Q4_1 or Q8_0 tensor to MLX's affine
-// layout. Every weight MLX dequantizes equals ggml's value exactly: the
-// scale is ggml's d, and the bias ggml's offset (−8d, m, −128d), all exact
-// in float32.
+// repack converts n elements of a repackable tensor to MLX's affine layout.
+// Every weight MLX dequantizes (scale·q + bias) equals ggml's value
+// exactly: the scales and biases are ggml's float16 values times small
+// integers, exact in float32, scale·q is exact, and the one addition rounds
+// as ggml's does (or, where ggml subtracts an offset inside the product,
+// its exact result is representable).
 func repack(t Type, data []byte, n int64) (*packedWeight, error) {
 	p, ok := packers[t]
 	if !ok {
 		return nil, fmt.Errorf("%w: %s has no exact MLX affine form", ErrUnsupported, t)
 	}
-	if n%groupSize != 0 || int64(len(data)) != t.rowBytes(n) {
+	info := types[t]
+	if n%info.blockSize != 0 || int64(len(data)) != t.rowBytes(n) {
 		return nil, fmt.Errorf("%w: %d bytes for %d %s elements", ErrCorrupt, len(data), n, t)
 	}
-	blocks := int(n / groupSize)
-	ts := int(types[t].typeSize)
-	out := &packedWeight{Bits: p.bits, Words: make([]uint32, blocks*p.bits),
-		Scales: make([]float32, blocks), Biases: make([]float32, blocks)}
-	for b := range blocks {
-		out.Scales[b], out.Biases[b] = p.pack(data[b*ts:(b+1)*ts], out.Words[b*p.bits:(b+1)*p.bits])
+	groups := int(n / groupSize)
+	out := &packedWeight{Bits: p.bits, Words: make([]uint32, groups*p.bits),
+		Scales: make([]float32, groups), Biases: make([]float32, groups)}
+	bs, ts := int(info.blockSize), int(info.typeSize)
+	per := bs / groupSize // groups per ggml block
+	q := make([]uint8, bs)
+	for b := range int(n) / bs {
+		g := b * per
+		p.unpack(data[b*ts:(b+1)*ts], q, out.Scales[g:g+per], out.Biases[g:g+per])
+		packBits(q, p.bits, out.Words[g*p.bits:(g+per)*p.bits])
 	}
 	return out, nil
 }
 
-// pack4 packs the 32 nibbles of a ggml block (qs[i] low nibble is element
-// i, high nibble element i+16) into four words of eight 4-bit values.
-func pack4(qs []byte, words []uint32) {
-	for j := range 32 {
-		words[j/8] |= uint32(nibble(qs, j)) << (4 * (j % 8))
+// packBits writes the bits-bit values q as one little-endian bit stream,
+// value j at bit bits·j (a 5-bit value may straddle two words).
+func packBits(q []uint8, bits int, words []uint32) {
+	for j, v := range q {
+		pos := bits * j
+		words[pos/32] |= uint32(v) << (pos % 32)
+		if pos%32+bits > 32 {
+			words[pos/32+1] |= uint32(v) >> (32 - pos%32)
+		}
 	}
 }
 
-// packQ4_0: w = d·(q − 8) = d·q + (−8d).
-func packQ4_0(src []byte, words []uint32) (float32, float32) {
-	d := f16(src)
-	pack4(src[2:18], words)
-	return d, -8 * d
-}
-
-// packQ4_1: w = d·q + m.
-func packQ4_1(src []byte, words []uint32) (float32, float32) {
-	pack4(src[4:20], words)
-	return f16(src), f16(src[2:])
-}
-
-// packQ8_0: w = d·q for int8 q = d·(q + 128) + (−128d), q + 128 unsigned.
-func packQ8_0(src []byte, words []uint32) (float32, float32) {
-	d := f16(src)
+// unpackQ4_0: block_q4_0 is d (f16), qs[16]; w = d·(q − 8) = d·q + (−8d).
+func unpackQ4_0(src []byte, q []uint8, scales, biases []float32) {
 	for j := range 32 {
-		words[j/4] |= uint32(src[2+j]^0x80) << (8 * (j % 4))
+		q[j] = nibble(src[2:], j)
 	}
-	return d, -128 * d
+	d := f16(src)
+	scales[0], biases[0] = d, -8*d
+}
+
+// unpackQ4_1: block_q4_1 is d, m (f16), qs[16]; w = d·q + m.
+func unpackQ4_1(src []byte, q []uint8, scales, biases []float32) {
+	for j := range 32 {
+		q[j] = nibble(src[4:], j)
+	}
+	scales[0], biases[0] = f16(src), f16(src[2:])
+}
+
+// unpackQ5_0: block_q5_0 is d (f16), qh[4], qs[16]; w = d·(q − 16) =
+// d·q + (−16d).
+func unpackQ5_0(src []byte, q []uint8, scales, biases []float32) {
+	for j := range 32 {
+		q[j] = nibble(src[6:], j) | fifthBit(src[2:6], j)
+	}
+	d := f16(src)
+	scales[0], biases[0] = d, -16*d
+}
+
+// unpackQ5_1: block_q5_1 is d, m (f16), qh[4], qs[16]; w = d·q + m.
+func unpackQ5_1(src []byte, q []uint8, scales, biases []float32) {
+	for j := range 32 {
+		q[j] = nibble(src[8:], j) | fifthBit(src[4:8], j)
+	}
+	scales[0], biases[0] = f16(src), f16(src[2:])
+}
+
+// unpackQ8_0: block_q8_0 is d (f16), qs[32] (int8); w = d·q =
+// d·(q + 128) + (−128d), q + 128 unsigned.
+func unpackQ8_0(src []byte, q []uint8, scales, biases []float32) {
+	for j := range 32 {
+		q[j] = src[2+j] ^ 0x80
+	}
+	d := f16(src)
+	scales[0], biases[0] = d, -128*d
+}
+
+// unpackQ4K: block_q4_K is d, dmin (f16), scales[12], qs[128]; per
+// sub-block of 32, w = (d·sc)·q − dmin·m.
+func unpackQ4K(src []byte, q []uint8, scales, biases []float32) {
+	for e := range qk {
+		q[e] = uint8(kNibble(src[16:144], e))
+	}
+	kScales(src, scales, biases)
+}
+
+// unpackQ5K: block_q5_K is d, dmin, scales[12], qh[32], qs[128]: Q4_K with
+// a fifth bit, bit e/32 of qh[e mod 32].
+func unpackQ5K(src []byte, q []uint8, scales, biases []float32) {
+	qh, qs := src[16:48], src[48:176]
+	for e := range qk {
+		q[e] = uint8(kNibble(qs, e) | int(qh[e%32]>>(e/32)&1)<<4)
+	}
+	kScales(src, scales, biases)
+}
+
+// kScales decodes the eight sub-block scales d·sc and biases −dmin·m of a
+// Q4_K or Q5_K block (d, dmin and the 12 packed bytes lead both).
+func kScales(src []byte, scales, biases []float32) {
+	d, dmin := f16(src), f16(src[2:])
+	for sub := range 8 {
+		sc, m := scaleMinK4(src[4:16], sub)
+		scales[sub], biases[sub] = d*float32(sc), -(dmin * float32(m))
+	}
 }
 
 // exactIn reports whether every value is representable in dtype ("float32",

@@ -10,21 +10,22 @@ import (
 	"github.com/lmx-app/lmx/metal"
 )
 
-// TestRepackIsExact re-packs gguf-py's random Q4_0, Q4_1 and Q8_0 blocks
-// into MLX affine quantization and checks that MLX's own dequantize gives
-// back gguf-py's values exactly with float32 scales, and within float16
-// rounding with float16 ones (which hold ggml's d and m exactly).
+// TestRepackIsExact re-packs gguf-py's random blocks of every repackable
+// type into MLX affine quantization and checks that MLX's own dequantize
+// gives back gguf-py's values (which TestDequantizeMatchesGGUFPy holds LMX's
+// Go decoding to, bit for bit) exactly with float32 scales, and within
+// float16 rounding with float16 ones where those hold ggml's scales exactly.
 func TestRepackIsExact(t *testing.T) {
 	dir := t.TempDir()
 	runPy(t, "gguf_ref.py", "dequant", dir)
-	for _, typ := range []Type{TypeQ4_0, TypeQ4_1, TypeQ8_0} {
+	for _, typ := range []Type{TypeQ4_0, TypeQ4_1, TypeQ5_0, TypeQ5_1, TypeQ8_0, TypeQ4_K, TypeQ5_K} {
 		t.Run(typ.String(), func(t *testing.T) {
 			raw, err := os.ReadFile(filepath.Join(dir, typ.String()+".raw"))
 			if err != nil {
 				t.Fatal(err)
 			}
 			want := readFloats(t, filepath.Join(dir, typ.String()+".f32"))
-			const cols = 8 * groupSize // the blocks as rows of 8
+			const cols = 8 * groupSize // the blocks as rows of 256 weights
 			p, err := repack(typ, raw, int64(len(want)))
 			if err != nil {
 				t.Fatal(err)

@@ -199,11 +199,7 @@ func tokenizerTexts(t *testing.T) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range chatConversations(t) {
-		if s, err := tmpl.Render(c.Messages, c.tools(), c.AddGenerationPrompt, c.Kwargs); err == nil {
-			base = append(base, s)
-		}
-	}
+	base = append(base, renderConversations(t, tmpl)...)
 	var texts []string
 	seen := map[string]bool{}
 	for _, b := range base {
@@ -215,6 +211,18 @@ func tokenizerTexts(t *testing.T) []string {
 		}
 	}
 	return texts
+}
+
+// renderConversations renders chatConversations with tmpl, leaving out
+// those the template refuses.
+func renderConversations(t *testing.T, tmpl *chat.Template) []string {
+	var out []string
+	for _, c := range chatConversations(t) {
+		if s, err := tmpl.Render(c.Messages, c.tools(), c.AddGenerationPrompt, c.Kwargs); err == nil {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // conversation is a chat request of the goldens (chat_*.jsonl) or of

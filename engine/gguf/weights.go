@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"slices"
 	"strings"
 
 	"github.com/lmx-app/lmx/engine/arch"
@@ -70,9 +71,11 @@ func (im *importer) convert(p planned) ([]hostTensor, int, error) {
 	return []hostTensor{{name: p.name, shape: shape, f32: v}}, 0, nil
 }
 
-// packed re-packs a Q4_0/Q4_1/Q8_0 linear or embedding weight into MLX's
-// affine layout, or returns nil when the tensor goes to float instead
-// (another type, Options.Dequantize, or scales the dtype cannot hold).
+// packed re-packs a linear or embedding weight of a repackable type (Q4_0,
+// Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K) into MLX's affine layout, or returns
+// nil when the tensor goes to float instead (another type, such as Q6_K
+// with its groups of 16, Options.Dequantize, or scales the dtype cannot
+// hold).
 func (im *importer) packed(p planned, data []byte, shape []int) *packedWeight {
 	if _, ok := repackable(p.src.Type); !ok || !isLinear(p) || len(shape) != 2 || im.opts.Dequantize {
 		return nil
@@ -117,7 +120,7 @@ func quantConfig(bits map[string]int) map[string]any {
 		return nil
 	}
 	def := 0
-	for _, b := range []int{4, 8} {
+	for _, b := range slices.Sorted(maps.Keys(count)) { // a tie goes to fewer bits
 		if count[b] > count[def] {
 			def = b
 		}

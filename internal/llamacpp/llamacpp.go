@@ -57,12 +57,17 @@ type Runner struct {
 	stderr *tailBuffer
 }
 
-// Info describes the loaded vocabulary as llama.cpp sees it.
+// Info describes the loaded vocabulary as llama.cpp sees it, and the
+// versions running.
 type Info struct {
 	BOS    int32 `json:"bos"` // -1 when none
 	EOS    int32 `json:"eos"`
 	AddBOS bool  `json:"addBos"`
 	AddEOS bool  `json:"addEos"`
+	// Version is node-llama-cpp's; LlamaCpp the llama.cpp release its
+	// binaries were built from, as its build metadata names it.
+	Version  string `json:"version"`
+	LlamaCpp string `json:"llamaCpp"`
 }
 
 // Dir returns the folder holding package.json, reference.mjs and
@@ -177,10 +182,22 @@ type Step struct {
 // Generate decodes greedily from prompt (token ids, BOS included if wanted)
 // for n steps or until an end-of-generation token, which is included.
 func (r *Runner) Generate(prompt []int32, n int) ([]Step, error) {
+	return r.generate(prompt, n, false)
+}
+
+// GenerateIgnoringEOG decodes greedily from prompt for exactly n steps,
+// past end-of-generation tokens, as LMX does with IgnoreEOS: a comparison
+// of the two then covers every step.
+func (r *Runner) GenerateIgnoringEOG(prompt []int32, n int) ([]Step, error) {
+	return r.generate(prompt, n, true)
+}
+
+// generate sends one generate request.
+func (r *Runner) generate(prompt []int32, n int, ignoreEOG bool) ([]Step, error) {
 	var res struct {
 		Steps []Step `json:"steps"`
 	}
-	err := r.call(map[string]any{"cmd": "generate", "ids": prompt, "n": n}, &res)
+	err := r.call(map[string]any{"cmd": "generate", "ids": prompt, "n": n, "ignoreEog": ignoreEOG}, &res)
 	return res.Steps, err
 }
 
@@ -204,6 +221,31 @@ func (r *Runner) Bench(prompt []int32, n int) (Bench, error) {
 	var res Bench
 	err := r.call(map[string]any{"cmd": "bench", "ids": prompt, "n": n}, &res)
 	return res, err
+}
+
+// Memory is the reference process's resident set in bytes.
+type Memory struct {
+	// StartRSS is the resident set before llama.cpp and the model were
+	// loaded (Node.js alone).
+	StartRSS int64 `json:"startRss"`
+	RSS      int64 `json:"rss"`
+	// PeakRSS is the largest resident set since the last ResetPeak when
+	// PeakSinceReset (Linux), else the lifetime peak, loading included.
+	PeakRSS        int64 `json:"peakRss"`
+	PeakSinceReset bool  `json:"peakSinceReset"`
+}
+
+// Memory reports the process's memory use.
+func (r *Runner) Memory() (Memory, error) {
+	var res Memory
+	err := r.call(map[string]any{"cmd": "memory"}, &res)
+	return res, err
+}
+
+// ResetPeak restarts Memory's PeakRSS from the current resident set where
+// the system allows it (Linux); elsewhere it does nothing.
+func (r *Runner) ResetPeak() error {
+	return r.call(map[string]any{"cmd": "resetPeak"}, &struct{}{})
 }
 
 // call sends one request and decodes its answer into res.

@@ -2,6 +2,7 @@ package llamacpp
 
 import (
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -88,6 +89,18 @@ func TestGenerateIsGreedyAndRepeatable(t *testing.T) {
 	}
 	t.Logf("prefill %d tokens %.0f ms, decode %d tokens %.0f ms (%.1f tokens/s, 1 thread)",
 		b.PrefillTokens, b.PrefillMs, b.DecodeTokens, b.DecodeMs, float64(b.DecodeTokens)/b.DecodeMs*1000)
+	if err := r.ResetPeak(); err != nil {
+		t.Fatal(err)
+	}
+	mem, err := r.Memory()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mem.StartRSS <= 0 || mem.RSS <= mem.StartRSS || mem.PeakRSS < mem.RSS || r.Info.Version == "" ||
+		mem.PeakSinceReset != (runtime.GOOS == "linux") {
+		t.Errorf("memory %+v, version %q: want the model loaded above the start, a peak at least the current, restarted on Linux",
+			mem, r.Info.Version)
+	}
 }
 
 func TestStartNamesAMissingModel(t *testing.T) {

@@ -10,14 +10,26 @@
 //              addSpecial adds BOS/EOS as llama_tokenize(add_special=true) does;
 //              parseSpecial matches special-token text as for chat prompts.
 //   detokenize {ids, special}                   -> {text}  (llama_detokenize, remove_special=false)
-//   generate   {ids, n}                         -> {steps: [{token, top: [{id, p}, {id, p}], logitGap}]}
+//   generate   {ids, n, ignoreEog}              -> {steps: [{token, top: [{id, p}, {id, p}], logitGap}]}
 //              greedy, from a cleared sequence; logitGap = ln(p1/p2), the
-//              difference of the two largest logits. Stops early on end of generation.
+//              difference of the two largest logits. Stops early on end of
+//              generation unless ignoreEog.
 //   bench      {ids, n}                         -> {prefillTokens, prefillMs, decodeTokens, decodeMs}
 //              prefill = evaluating ids and sampling the first token; decode = n more tokens.
+//   memory     {}                               -> {startRss, rss, peakRss, peakSinceReset}  (bytes)
+//              the process's resident set when this script started (before
+//              llama.cpp and the model were loaded), now, and its peak since
+//              the last resetPeak where the system can restart it (Linux's
+//              VmHWM; peakSinceReset true), else its lifetime peak
+//              (getrusage maxrss, loading included).
+//   resetPeak  {}                               -> {}  restarts the peak at the current resident set (Linux)
+// The ready line also gives the versions: {version (node-llama-cpp), llamaCpp (its llama.cpp release)}.
 // Any failure answers {error}.
+import {readFileSync, writeFileSync} from "node:fs";
 import readline from "node:readline";
-import {getLlama, LlamaLogLevel} from "node-llama-cpp";
+import {getLlama, getModuleVersion, LlamaLogLevel} from "node-llama-cpp";
+
+const startRss = process.memoryUsage.rss();
 
 function parseArgs(argv) {
     const opts = {model: "", vocabOnly: false, threads: 1, context: 2048, batch: 512};
@@ -83,7 +95,7 @@ function needSequence() {
     return sequence;
 }
 
-async function generate({ids, n}) {
+async function generate({ids, n, ignoreEog}) {
     const seq = needSequence();
     await seq.clearHistory();
     const steps = [];
@@ -97,7 +109,7 @@ async function generate({ids, n}) {
         }
         const logitGap = top.length === 2 ? Math.log(top[0].p / top[1].p) : null;
         steps.push({token: out.token, top, logitGap});
-        if (steps.length >= n || model.isEogToken(out.token)) break;
+        if (steps.length >= n || (!ignoreEog && model.isEogToken(out.token))) break;
     }
     return {steps};
 }
@@ -122,7 +134,38 @@ const handlers = {
     detokenize: ({ids, special}) => ({text: model.detokenize(ids, Boolean(special))}),
     generate,
     bench,
+    memory,
+    resetPeak: () => {
+        peakSinceReset = resetPeak();
+        return {};
+    },
 };
+
+// resetPeak restarts the kernel's peak resident set count (Linux:
+// /proc/self/clear_refs); false where the system cannot.
+function resetPeak() {
+    try {
+        writeFileSync("/proc/self/clear_refs", "5");
+        return true;
+    } catch {
+        return false;
+    }
+}
+
+let peakSinceReset = false;
+
+function memory() {
+    const rss = process.memoryUsage.rss();
+    let status = "";
+    try {
+        status = readFileSync("/proc/self/status", "utf8");
+    } catch {
+        // not Linux: the lifetime peak below
+    }
+    const hwm = /VmHWM:\s+(\d+) kB/.exec(status);
+    if (hwm != null) return {startRss, rss, peakRss: Number(hwm[1]) * 1024, peakSinceReset};
+    return {startRss, rss, peakRss: process.resourceUsage().maxRSS * 1024, peakSinceReset: false};
+}
 
 function write(obj) {
     process.stdout.write(JSON.stringify(obj) + "\n");
@@ -134,6 +177,8 @@ write({
     eos: model.tokens.eos ?? -1,
     addBos: model.tokens.shouldPrependBosToken,
     addEos: model.tokens.shouldAppendEosToken,
+    version: await getModuleVersion(),
+    llamaCpp: llama.llamaCppRelease?.release ?? "",
 });
 
 const rl = readline.createInterface({input: process.stdin, crlfDelay: Infinity});

@@ -1,6 +1,7 @@
 // Package testmodel prepares real model folders for end-to-end tests: the
 // stories260k fixture given a ChatML chat template (a real trained model,
-// tiny and fast, whose answers are stories), and the demo chat model.
+// tiny and fast, whose answers are stories), the demo chat model, and Gemma
+// 3 270M.
 package testmodel
 
 import (
@@ -62,10 +63,24 @@ func StoriesChat(t testing.TB, dir, name string) string {
 func Demo(t testing.TB) string {
 	t.Helper()
 	mlxtest.Require(t)
-	path := testutil.DemoGGUF(t)
+	return imported(t, testutil.DemoGGUF(t), "the demo model")
+}
+
+// Gemma3 returns the folder of Gemma 3 270M (testutil.Gemma3GGUF: only
+// with LMX_TEST_GEMMA3=1), imported into the same cache as Demo. The GGUF
+// has no chat template (a base model).
+func Gemma3(t testing.TB) string {
+	t.Helper()
+	mlxtest.Require(t)
+	return imported(t, testutil.Gemma3GGUF(t), "Gemma 3 270M")
+}
+
+// imported imports a GGUF once into the cache the test packages share.
+func imported(t testing.TB, path, what string) string {
+	t.Helper()
 	dir, err := gguf.Cached(context.Background(), path, filepath.Join(os.TempDir(), "lmx-test-gguf"))
 	if err != nil {
-		t.Fatalf("import the demo model: %v", err)
+		t.Fatalf("import %s: %v", what, err)
 	}
 	return dir
 }

@@ -102,21 +102,49 @@ func ReadJSONL[T any](t testing.TB, path string) []T {
 // under LMX_REQUIRE_PY=1.
 func DemoGGUF(t testing.TB) string {
 	t.Helper()
-	demoOnce.Do(func() {
-		out, err := exec.Command(filepath.Join(RepoRoot(t), "build", "demo-model.sh")).Output()
-		demoPath, demoErr = strings.TrimSpace(string(out)), err
-		if ee, ok := err.(*exec.ExitError); ok {
-			demoErr = fmt.Errorf("%v: %s", err, ee.Stderr)
-		}
-	})
-	if demoErr != nil {
-		Unavailable(t, "LMX_REQUIRE_PY", "demo model: build/demo-model.sh: "+demoErr.Error())
+	return demoModel.path(t, "demo model")
+}
+
+// Gemma3GGUF returns the path of Gemma 3 270M's GGUF file (the base model,
+// Q4_K_M), fetched once by build/gemma3-model.sh (235 MB) into the cache
+// outside the repository. Tests that use it are slow, so they run only
+// with LMX_TEST_GEMMA3=1 (make test-gemma3) and are skipped otherwise;
+// with it set, a failed download fails the test.
+func Gemma3GGUF(t testing.TB) string {
+	t.Helper()
+	if os.Getenv("LMX_TEST_GEMMA3") != "1" {
+		t.Skip("Gemma 3 270M tests download 235 MB and take minutes: set LMX_TEST_GEMMA3=1 (make test-gemma3)")
 	}
-	return demoPath
+	return gemma3Model.path(t, "Gemma 3 270M")
 }
 
 var (
-	demoOnce sync.Once
-	demoPath string
-	demoErr  error
+	demoModel   = &fetched{script: "demo-model.sh", require: "LMX_REQUIRE_PY"}
+	gemma3Model = &fetched{script: "gemma3-model.sh", require: "LMX_TEST_GEMMA3"}
 )
+
+// fetched is a model file a build/ script downloads into the cache and
+// names on stdout, run once per test binary.
+type fetched struct {
+	script  string
+	require string // the variable under which a failure fails instead of skipping
+	once    sync.Once
+	file    string
+	err     error
+}
+
+// path runs the script the first time and returns the file it printed.
+func (f *fetched) path(t testing.TB, what string) string {
+	t.Helper()
+	f.once.Do(func() {
+		out, err := exec.Command(filepath.Join(RepoRoot(t), "build", f.script)).Output()
+		f.file, f.err = strings.TrimSpace(string(out)), err
+		if ee, ok := err.(*exec.ExitError); ok {
+			f.err = fmt.Errorf("%v: %s", err, ee.Stderr)
+		}
+	})
+	if f.err != nil {
+		Unavailable(t, f.require, what+": build/"+f.script+": "+f.err.Error())
+	}
+	return f.file
+}
