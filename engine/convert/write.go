@@ -102,7 +102,7 @@ func writeIndex(dst string, res *Result, weightMap map[string]string) error {
 		WeightMap map[string]string `json:"weight_map"`
 	}{WeightMap: weightMap}
 	index.Metadata.TotalSize, index.Metadata.TotalParameters = res.TotalBytes, res.TotalParams
-	return writeJSON(filepath.Join(dst, indexFile), index)
+	return WriteJSON(filepath.Join(dst, indexFile), index)
 }
 
 // writeConfig writes config.json: the source's fields, with mlx-lm's edits
@@ -129,7 +129,7 @@ func writeConfig(s *source, dst string, quant map[string]any) error {
 	if quant != nil {
 		cfg["quantization"], cfg["quantization_config"] = quant, quant
 	}
-	return writeJSON(filepath.Join(dst, "config.json"), cfg)
+	return WriteJSON(filepath.Join(dst, "config.json"), cfg)
 }
 
 // mergeGenerationEOS sets eos_token_id from generation_config.json when that
@@ -149,9 +149,10 @@ func mergeGenerationEOS(dir string, cfg map[string]any) error {
 	return nil
 }
 
-// writeJSON writes v indented by four spaces, keys sorted, without HTML
-// escaping (chat templates hold < and >).
-func writeJSON(path string, v any) error {
+// WriteJSON writes v as the model folder's JSON files are written: indented
+// by four spaces, keys sorted, without HTML escaping (chat templates hold <
+// and >). engine/gguf writes its files with it too.
+func WriteJSON(path string, v any) error {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)

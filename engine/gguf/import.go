@@ -100,10 +100,10 @@ func (im *importer) writeFolder(ctx context.Context, dir string) error {
 	if quant != nil {
 		im.cfg["quantization"], im.cfg["quantization_config"] = quant, quant
 	}
-	if err := writeJSON(filepath.Join(dir, "config.json"), im.cfg); err != nil {
+	if err := convert.WriteJSON(filepath.Join(dir, "config.json"), im.cfg); err != nil {
 		return err
 	}
-	if err := writeJSON(filepath.Join(dir, "generation_config.json"), im.gen); err != nil {
+	if err := convert.WriteJSON(filepath.Join(dir, "generation_config.json"), im.gen); err != nil {
 		return err
 	}
 	if err := WriteTokenizerFiles(dir, im.f.Metadata); err != nil {

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"reflect"
 	"testing"
+
+	"github.com/lmx-app/lmx/engine/convert"
 )
 
 // metaCase is one metadata value gguf-py writes and the Go value Open must
@@ -58,7 +60,7 @@ func TestOpenReadsWhatGGUFPyWrites(t *testing.T) {
 		spec[i] = map[string]any{"key": c.key, "type": c.typ, "sub": c.sub, "value": c.value}
 	}
 	specPath, path := filepath.Join(dir, "spec.json"), filepath.Join(dir, "t.gguf")
-	if err := writeJSON(specPath, spec); err != nil {
+	if err := convert.WriteJSON(specPath, spec); err != nil {
 		t.Fatal(err)
 	}
 	var want []struct {

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/lmx-app/lmx/engine/convert"
 )
 
 // WriteTokenizerFiles writes tokenizer.json and tokenizer_config.json into
@@ -26,7 +28,7 @@ func WriteTokenizerFiles(dir string, md map[string]any) error {
 		return fmt.Errorf("write tokenizer files: %w", err)
 	}
 	for name, content := range map[string]any{"tokenizer.json": doc, "tokenizer_config.json": cfg} {
-		if err := writeJSON(filepath.Join(dir, name), content); err != nil {
+		if err := convert.WriteJSON(filepath.Join(dir, name), content); err != nil {
 			return fmt.Errorf("write tokenizer files: %w", err)
 		}
 	}

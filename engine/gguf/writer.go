@@ -1,13 +1,12 @@
 package gguf
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 
+	"github.com/lmx-app/lmx/engine/convert"
 	"github.com/lmx-app/lmx/metal"
 )
 
@@ -127,21 +126,5 @@ func (w *shardWriter) finish(ctx context.Context, params int64) error {
 		"metadata":   map[string]any{"total_size": w.total, "total_parameters": params},
 		"weight_map": weightMap,
 	}
-	return writeJSON(filepath.Join(w.dir, "model.safetensors.index.json"), index)
-}
-
-// writeJSON writes v as engine/convert does: indented by four spaces, keys
-// sorted, without HTML escaping.
-func writeJSON(path string, v any) error {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "    ")
-	if err := enc.Encode(v); err != nil {
-		return fmt.Errorf("write %s: %w", filepath.Base(path), err)
-	}
-	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
-		return fmt.Errorf("write %s: %w", filepath.Base(path), err)
-	}
-	return nil
+	return convert.WriteJSON(filepath.Join(w.dir, "model.safetensors.index.json"), index)
 }
