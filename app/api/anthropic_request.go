@@ -275,16 +275,7 @@ func anthropicTools(tools []AnthropicTool) (json.RawMessage, error) {
 	if len(tools) == 0 {
 		return nil, nil
 	}
-	type function struct {
-		Name        string          `json:"name"`
-		Description string          `json:"description,omitempty"`
-		Parameters  json.RawMessage `json:"parameters"`
-	}
-	type tool struct {
-		Type     string   `json:"type"`
-		Function function `json:"function"`
-	}
-	out := make([]tool, len(tools))
+	out := make([]functionTool, len(tools))
 	for i, t := range tools {
 		p := fmt.Sprintf("tools.%d", i)
 		switch {
@@ -295,7 +286,7 @@ func anthropicTools(tools []AnthropicTool) (json.RawMessage, error) {
 		case !isJSONObject(t.InputSchema):
 			return nil, fieldErr(p+".input_schema", "must be a JSON schema object")
 		}
-		out[i] = tool{Type: "function", Function: function{Name: t.Name, Description: t.Description, Parameters: t.InputSchema}}
+		out[i] = functionTool{Type: "function", Function: toolFunction{Name: t.Name, Description: t.Description, Parameters: t.InputSchema}}
 	}
 	return json.Marshal(out)
 }

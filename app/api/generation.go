@@ -155,3 +155,17 @@ func (s *sseWriter) done() {
 		_ = s.rc.Flush()
 	}
 }
+
+// functionTool is a tool in OpenAI's chat shape, the form the engine's chat
+// requests take; the Anthropic and Responses APIs convert theirs to it.
+type functionTool struct {
+	Type     string       `json:"type"`
+	Function toolFunction `json:"function"`
+}
+
+// toolFunction is a functionTool's function.
+type toolFunction struct {
+	Name        string          `json:"name"`
+	Description string          `json:"description,omitempty"`
+	Parameters  json.RawMessage `json:"parameters,omitempty"`
+}

@@ -221,16 +221,7 @@ func responseTools(tools []ResponseTool) (json.RawMessage, error) {
 	if len(tools) == 0 {
 		return nil, nil
 	}
-	type function struct {
-		Name        string          `json:"name"`
-		Description string          `json:"description,omitempty"`
-		Parameters  json.RawMessage `json:"parameters,omitempty"`
-	}
-	type tool struct {
-		Type     string   `json:"type"`
-		Function function `json:"function"`
-	}
-	out := make([]tool, len(tools))
+	out := make([]functionTool, len(tools))
 	for i, t := range tools {
 		p := fmt.Sprintf("tools.%d", i)
 		switch {
@@ -241,11 +232,11 @@ func responseTools(tools []ResponseTool) (json.RawMessage, error) {
 		case len(t.Parameters) > 0 && string(t.Parameters) != "null" && !isJSONObject(t.Parameters):
 			return nil, fieldErr(p+".parameters", "must be a JSON schema object")
 		}
-		f := function{Name: t.Name, Parameters: t.Parameters}
+		f := toolFunction{Name: t.Name, Parameters: t.Parameters}
 		if t.Description != nil {
 			f.Description = *t.Description
 		}
-		out[i] = tool{Type: "function", Function: f}
+		out[i] = functionTool{Type: "function", Function: f}
 	}
 	return json.Marshal(out)
 }
