@@ -11,16 +11,20 @@ DESKTOP_TAGS := desktop,production$(if $(filter Linux,$(shell uname -s)),$(comma
 LIB := $(CURDIR)/build/lib
 export LMX_MLX_LIB ?= $(LIB)
 
-.PHONY: setup deps mlx frontend build run serve test test-go test-gemma3 cross-darwin vet clean
+.PHONY: setup deps mlx grammar frontend build run serve test test-go test-gemma3 cross-darwin vet clean
 
-## setup: install system packages, Go modules, npm packages, the Python test venv, and build MLX + the shim
-setup: deps mlx frontend
+## setup: install system packages, Go modules, npm packages, the Python test venv, and build MLX + the shim + llguidance
+setup: deps mlx grammar frontend
 
 deps:
 	build/setup.sh all
 
 mlx:
 	build/mlx.sh
+
+# grammar: llguidance (structured output) from crates.io into build/lib
+grammar:
+	build/llguidance.sh
 
 frontend:
 	build/setup.sh npm

@@ -26,6 +26,9 @@ type Options struct {
 	MaxKVSize int
 	// KVBits > 0 quantizes the KV cache (group size KVGroupSize, default 64).
 	KVBits, KVGroupSize int
+	// Serving configures the model's scheduler: batch limits and the prefix
+	// cache.
+	Serving generate.SchedulerOptions
 }
 
 // Info describes a loaded model.
@@ -49,11 +52,12 @@ type Info struct {
 
 // Model is a loaded model.
 type Model struct {
-	mu   sync.RWMutex
-	m    arch.Model
-	info Info
-	opts Options
-	text text
+	mu    sync.RWMutex
+	m     arch.Model
+	info  Info
+	opts  Options
+	text  text
+	sched *generate.Scheduler
 }
 
 // Load reads and loads the model folder dir. A failed load frees everything
@@ -84,7 +88,8 @@ func Load(ctx context.Context, dir string, opts Options) (*Model, error) {
 			info.EOSTokenIDs = append(info.EOSTokenIDs, eos)
 		}
 	}
-	return &Model{m: m, opts: opts, info: info, text: txt}, nil
+	sched := generate.NewScheduler(m, info.VocabSize, opts.Serving)
+	return &Model{m: m, opts: opts, info: info, text: txt, sched: sched}, nil
 }
 
 // newInfo gathers the model facts. It reads array sizes, so it runs on the
@@ -115,7 +120,9 @@ type Request struct {
 	IgnoreEOS bool
 }
 
-// Generate runs req, streaming tokens to fn (which may be nil).
+// Generate runs req through the model's scheduler, batched with the other
+// requests, streaming tokens to fn (which may be nil) from the caller's
+// goroutine.
 func (m *Model) Generate(ctx context.Context, req Request, fn generate.Callback) (*generate.Result, error) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
@@ -129,7 +136,15 @@ func (m *Model) Generate(ctx context.Context, req Request, fn generate.Callback)
 	if r.Cache.MaxKVSize == 0 && r.Cache.KVBits == 0 {
 		r.Cache.MaxKVSize, r.Cache.KVBits, r.Cache.KVGroupSize = m.opts.MaxKVSize, m.opts.KVBits, m.opts.KVGroupSize
 	}
-	return generate.Generate(ctx, m.m, m.info.VocabSize, r, fn)
+	return m.sched.Generate(ctx, r, fn)
+}
+
+// Stats returns the scheduler's counters.
+func (m *Model) Stats() generate.Stats { return m.sched.Stats() }
+
+// ClearPrefixCache drops the model's cached prefixes.
+func (m *Model) ClearPrefixCache(ctx context.Context) error {
+	return m.sched.ClearPrefixCache(ctx)
 }
 
 // Close frees the model's memory; later calls return ErrClosed.
@@ -139,8 +154,13 @@ func (m *Model) Close(ctx context.Context) error {
 	if m.m == nil {
 		return nil
 	}
+	m.sched.Close()
 	err := metal.Do(ctx, func() error {
 		arch.FreeModel(m.m)
+		// Hand the freed buffers back to the system, not only to MLX's
+		// cache and the C heap.
+		metal.ClearCache()
+		metal.ReleaseHeap()
 		return nil
 	})
 	if err == nil {
@@ -162,4 +182,49 @@ func MemoryStats(ctx context.Context) (Memory, error) {
 		return nil
 	})
 	return mem, err
+}
+
+// ErrDraftMismatch marks a draft model whose tokenizer is not the model's.
+var ErrDraftMismatch = errors.New("draft model does not share the model's tokenizer")
+
+// SetDraft makes d the draft model of speculative decoding for requests
+// admitted from now on (nil: none); numDraft tokens are proposed per step
+// (0: generate.DefaultNumDraft). d must share the tokenizer: the same
+// vocabulary, token for token. The caller keeps d loaded while it is set.
+func (m *Model) SetDraft(d *Model, numDraft int) error {
+	if d == nil {
+		m.sched.SetDraft(nil)
+		return nil
+	}
+	if err := sameTokenizer(m, d); err != nil {
+		return err
+	}
+	d.mu.RLock()
+	dm := d.m
+	d.mu.RUnlock()
+	if dm == nil {
+		return ErrClosed
+	}
+	m.sched.SetDraft(&generate.Draft{Model: dm, NumDraft: numDraft})
+	return nil
+}
+
+// sameTokenizer checks that m and d map every token id to the same text.
+func sameTokenizer(m, d *Model) error {
+	if m.info.VocabSize != d.info.VocabSize {
+		return fmt.Errorf("%w: vocabulary %d, draft %d", ErrDraftMismatch, m.info.VocabSize, d.info.VocabSize)
+	}
+	a, b := m.text.tok, d.text.tok
+	if a == nil || b == nil {
+		return nil // ids only: the vocabulary sizes are all there is to compare
+	}
+	if a.VocabSize() != b.VocabSize() {
+		return fmt.Errorf("%w: tokenizer sizes %d and %d", ErrDraftMismatch, a.VocabSize(), b.VocabSize())
+	}
+	for id := range int32(a.VocabSize()) {
+		if a.TokenText(id) != b.TokenText(id) {
+			return fmt.Errorf("%w: token %d is %q, in the draft %q", ErrDraftMismatch, id, a.TokenText(id), b.TokenText(id))
+		}
+	}
+	return nil
 }

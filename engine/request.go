@@ -121,8 +121,11 @@ type TokenAlternative struct {
 type Usage struct {
 	PromptTokens     int
 	CompletionTokens int
-	// CachedTokens were served from the prompt cache (0 until it exists).
+	// CachedTokens were taken from the prefix cache.
 	CachedTokens int
+	// CacheExplain says how much of the prompt the prefix cache had and,
+	// when the prompt left a cached one, at which token (the request log).
+	CacheExplain string
 }
 
 // Event is one piece of a request's output stream.

@@ -160,7 +160,8 @@ func (o *output) finish(res *generate.Result, err error) {
 	}
 	done := Event{Kind: EventDone, Err: err}
 	if res != nil {
-		done.Usage = Usage{PromptTokens: res.PromptTokens, CompletionTokens: len(res.Tokens)}
+		done.Usage = Usage{PromptTokens: res.PromptTokens, CompletionTokens: len(res.Tokens),
+			CachedTokens: res.CachedTokens, CacheExplain: res.Cache.Explain()}
 		done.Timing = Timing{Prefill: res.PrefillTime, Decode: res.DecodeTime}
 	}
 	done.FinishReason = finishReason(res, err, o.calls)

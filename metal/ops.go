@@ -78,6 +78,8 @@ const (
 	opLogicalAnd
 	opLogicalOr
 	opMatmul
+	opRightShift
+	opBitwiseAnd
 )
 
 const (
@@ -121,6 +123,12 @@ func binaryScalar(op int, a *Array, v float64) *Array {
 
 // Add returns a + b (broadcasting).
 func Add(a, b *Array) *Array { return binaryOp(opAdd, a, b) }
+
+// RightShift shifts integer a right by b bits, elementwise.
+func RightShift(a, b *Array) *Array { return binaryOp(opRightShift, a, b) }
+
+// BitwiseAnd is the elementwise bitwise and of integer arrays.
+func BitwiseAnd(a, b *Array) *Array { return binaryOp(opBitwiseAnd, a, b) }
 
 // Sub returns a - b.
 func Sub(a, b *Array) *Array { return binaryOp(opSubtract, a, b) }

@@ -29,6 +29,7 @@ type requestLog struct {
 	first     time.Duration
 	prompt    int
 	cached    int
+	explain   string // the prefix cache's account of the prompt
 	generated int
 	decode    time.Duration
 	decoded   int // tokens generated after each choice's first
@@ -58,6 +59,9 @@ func (l *requestLog) done(e engine.Event) {
 	defer l.mu.Unlock()
 	l.prompt = max(l.prompt, e.Usage.PromptTokens)
 	l.cached = max(l.cached, e.Usage.CachedTokens)
+	if e.Usage.CacheExplain != "" {
+		l.explain = e.Usage.CacheExplain
+	}
 	l.generated += e.Usage.CompletionTokens
 	if e.Usage.CompletionTokens > 1 && e.Timing.Decode > 0 {
 		l.decode += e.Timing.Decode
@@ -80,8 +84,12 @@ func (l *requestLog) line(status int) string {
 	if l.decode > 0 {
 		tps = fmt.Sprintf("%.1f", float64(l.decoded)/l.decode.Seconds())
 	}
-	return fmt.Sprintf("%s model=%s prompt_tokens=%d (cached %d) completion_tokens=%d ttft=%s tokens/s=%s status=%d in %s",
+	line := fmt.Sprintf("%s model=%s prompt_tokens=%d (cached %d) completion_tokens=%d ttft=%s tokens/s=%s status=%d in %s",
 		l.api, model, l.prompt, l.cached, l.generated, ttft, tps, status, time.Since(l.start).Round(time.Millisecond))
+	if l.explain != "" {
+		line += " cache=[" + l.explain + "]"
+	}
+	return line
 }
 
 // generationHandler wraps a generation endpoint: it writes the request's log

@@ -191,6 +191,9 @@ func (d *Decoder) NewCaches(opts CacheOptions) ([]cache.Cache, error) {
 	if err := checkKVQuant(opts); err != nil {
 		return nil, err
 	}
+	if err := d.checkKVGroups(opts); err != nil {
+		return nil, err
+	}
 	padded := false
 	for _, p := range opts.LeftPad {
 		padded = padded || p != 0
@@ -223,6 +226,22 @@ func checkKVQuant(opts CacheOptions) error {
 	}
 	if g := opts.KVGroupSize; g != 0 && g != 32 && g != 64 && g != 128 {
 		return fmt.Errorf("%w: KV group size %d (want 32, 64 or 128)", ErrCacheOptions, g)
+	}
+	return nil
+}
+
+// checkKVGroups refuses a KV quantization group that does not divide the
+// head dimension of a layer it would quantize (MLX would fail mid-step, and
+// in a batch that step belongs to other requests too).
+func (d *Decoder) checkKVGroups(opts CacheOptions) error {
+	if opts.KVBits <= 0 || opts.MaxKVSize > 0 {
+		return nil
+	}
+	g := cmp.Or(opts.KVGroupSize, 64)
+	for i, blk := range d.Layers {
+		if hd := blk.SelfAttn.HeadDim; !blk.Sliding && hd%g != 0 {
+			return fmt.Errorf("%w: KV group size %d does not divide head dim %d (layer %d)", ErrCacheOptions, g, hd, i)
+		}
 	}
 	return nil
 }

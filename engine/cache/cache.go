@@ -17,11 +17,15 @@ import (
 var ErrBadState = errors.New("bad cache state")
 
 // Mask is an attention mask: none, MLX's implicit causal mask, or an array
-// (bool, true = attend) broadcastable to [B, heads, L, keys].
+// (bool, true = attend) broadcastable to [B, heads, L, keys]; "rows" is a
+// batch of Rows, where each row makes its own.
 type Mask struct {
-	// Mode is "", "causal" or "array".
+	// Mode is "", "causal", "array" or "rows".
 	Mode  string
 	Array *metal.Array
+	// Window is the sliding window of a "rows" mask (0: none).
+	Window    int
+	rowTokens int
 }
 
 // State is a cache's content for the prompt cache: its arrays (caller owns
@@ -60,8 +64,11 @@ type Cache interface {
 // [B, heads, L, D] against the cache; c may be nil (no cache: k, v are all).
 // A quantized cache attends with quantized matmuls.
 func Attention(c Cache, q, k, v *metal.Array, scale float64, mask Mask) *metal.Array {
-	if qc, ok := c.(*Quantized); ok {
-		return qc.attend(q, k, v, scale, mask)
+	switch c := c.(type) {
+	case *Rows:
+		return c.attend(q, k, v, scale, mask)
+	case *Quantized:
+		return c.attend(q, k, v, scale, mask)
 	}
 	if c != nil {
 		k, v = c.Update(k, v)

@@ -44,6 +44,12 @@ type Request struct {
 	Logprobs    bool
 	TopLogprobs int
 	Cache       arch.CacheOptions
+	// Constraint limits the sampled tokens (structured output); only the
+	// Scheduler applies it.
+	Constraint Constraint
+	// NumDraft is how many tokens a scheduler's draft model proposes per
+	// step (0: the scheduler's default; negative: decode without a draft).
+	NumDraft int
 }
 
 // TokenLogprob is a token and its log-probability.
@@ -67,6 +73,12 @@ type Result struct {
 	PromptTokens int
 	PrefillTime  time.Duration
 	DecodeTime   time.Duration
+	// QueueTime is how long the request waited for the scheduler.
+	QueueTime time.Duration
+	// CachedTokens are prompt tokens taken from the prefix cache; Cache
+	// says where the cached prefix ended and why.
+	CachedTokens int
+	Cache        CacheHit
 }
 
 // Callback receives each token; returning true stops generation (the
@@ -76,19 +88,11 @@ type Callback func(Token) (stop bool)
 // Generate runs req on m on the MLX thread. Cancelling ctx stops it between
 // two decode steps with ctx's error; the tokens so far are in the Result.
 func Generate(ctx context.Context, m arch.Model, vocab int, req Request, fn Callback) (*Result, error) {
-	if len(req.Prompt) == 0 {
-		return nil, ErrEmptyPrompt
+	if err := req.validate(vocab); err != nil {
+		return nil, err
 	}
-	for i, id := range req.Prompt {
-		if id < 0 || int(id) >= vocab {
-			return nil, fmt.Errorf("%w: token %d at position %d (vocabulary %d)", ErrTokenRange, id, i, vocab)
-		}
-	}
-	if req.MaxTokens <= 0 {
-		return nil, fmt.Errorf("max tokens %d must be positive", req.MaxTokens)
-	}
-	if err := req.Sampling.Validate(vocab); err != nil {
-		return nil, fmt.Errorf("sampling: %w", err)
+	if req.Constraint != nil {
+		return nil, errors.New("constrained generation needs the scheduler")
 	}
 	res := &Result{PromptTokens: len(req.Prompt)}
 	err := metal.Do(ctx, func() error {
@@ -96,6 +100,25 @@ func Generate(ctx context.Context, m arch.Model, vocab int, req Request, fn Call
 		return g.run(vocab)
 	})
 	return res, err
+}
+
+// validate checks a request against a vocabulary of vocab tokens.
+func (req *Request) validate(vocab int) error {
+	if len(req.Prompt) == 0 {
+		return ErrEmptyPrompt
+	}
+	for i, id := range req.Prompt {
+		if id < 0 || int(id) >= vocab {
+			return fmt.Errorf("%w: token %d at position %d (vocabulary %d)", ErrTokenRange, id, i, vocab)
+		}
+	}
+	if req.MaxTokens <= 0 {
+		return fmt.Errorf("max tokens %d must be positive", req.MaxTokens)
+	}
+	if err := req.Sampling.Validate(vocab); err != nil {
+		return fmt.Errorf("sampling: %w", err)
+	}
+	return nil
 }
 
 // run is the state of one generation on the MLX thread.
@@ -212,7 +235,7 @@ func (g *run) emit(st *step) (bool, error) {
 		g.res.FinishReason = FinishStop
 		return true, nil
 	}
-	if err := g.readLogprobs(st, &tok); err != nil {
+	if err := readLogprobs(st, &tok); err != nil {
 		return true, err
 	}
 	g.res.Tokens = append(g.res.Tokens, tok.ID)
@@ -239,17 +262,17 @@ func (g *run) forward(ids, prev *metal.Array) *step {
 		logits = g.s.process(logits)
 		logprobs := metal.Sub(logits, metal.Logsumexp(logits, []int{-1}, true))
 		st.y = g.s.sample(logprobs).Keep()
-		g.logprobArrays(st, logprobs)
+		logprobArrays(st, logprobs, &g.req)
 	})
 	return st
 }
 
-// logprobArrays adds the requested logprob outputs to st (kept).
-func (g *run) logprobArrays(st *step, logprobs *metal.Array) {
-	if g.req.Logprobs {
+// logprobArrays adds the logprob outputs req asks for to st (kept).
+func logprobArrays(st *step, logprobs *metal.Array, req *Request) {
+	if req.Logprobs {
 		st.logprob = metal.TakeAlongAxis(logprobs, metal.Reshape(st.y, 1, 1), -1).Keep()
 	}
-	if k := min(g.req.TopLogprobs, logprobs.Dim(-1)); k > 0 {
+	if k := min(req.TopLogprobs, logprobs.Dim(-1)); k > 0 {
 		idx := metal.Argpartition(metal.Negative(logprobs), k-1, -1)
 		idx = metal.Slice(idx, []int{0, 0}, []int{1, k})
 		st.topIDs = idx.Keep()
@@ -258,7 +281,7 @@ func (g *run) logprobArrays(st *step, logprobs *metal.Array) {
 }
 
 // readLogprobs copies the step's logprob outputs into tok.
-func (g *run) readLogprobs(st *step, tok *Token) error {
+func readLogprobs(st *step, tok *Token) error {
 	if st.logprob != nil {
 		v, err := st.logprob.Item()
 		if err != nil {

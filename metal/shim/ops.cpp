@@ -47,6 +47,8 @@ mx::array binary(int32_t op, const mx::array& a, const mx::array& b) {
     case LMX_LOGICAL_AND: return mx::logical_and(a, b);
     case LMX_LOGICAL_OR: return mx::logical_or(a, b);
     case LMX_MATMUL: return mx::matmul(a, b);
+    case LMX_RIGHT_SHIFT: return mx::right_shift(a, b);
+    case LMX_BITWISE_AND: return mx::bitwise_and(a, b);
   }
   throw std::invalid_argument("unknown binary op " + std::to_string(op));
 }
