@@ -87,10 +87,27 @@ LLAMA3_GENERATION = {
     "eos_token_id": [128001, 128008, 128009],
 }
 
+# SmolLM2-135M's body (a llama) with the Llama 3 vocabulary and special ids,
+# since the fixtures hold the Llama 3.1 tokenizer but not SmolLM2's: a real
+# small shape for CPU runs in float32 (about 180M parameters, 0.7 GB).
+SMOLLM2_135M = {
+    **LLAMA_1B,
+    "hidden_size": 576,
+    "intermediate_size": 1536,
+    "num_hidden_layers": 30,
+    "num_attention_heads": 9,
+    "num_key_value_heads": 3,
+    "head_dim": 64,
+    "rope_theta": 100000.0,
+    "max_position_embeddings": 8192,
+}
+del SMOLLM2_135M["rope_scaling"]
+
 # CONFIGS maps a --config name to (config.json fields, generation_config.json).
 CONFIGS = {
     "qwen3-0.6b": (QWEN3_0_6B, QWEN3_GENERATION),
     "llama-1b": (LLAMA_1B, LLAMA3_GENERATION),
+    "smollm2-135m": (SMOLLM2_135M, LLAMA3_GENERATION),
     # Qwen3 layout (per-head q/k norms, head_dim != hidden/heads) with the real
     # Qwen3 vocabulary, small enough for tests.
     "tiny-qwen3": (

@@ -21,7 +21,8 @@ import (
 
 const benchUsage = `bench --model DIR|FILE.gguf [--prompt-tokens 512] [--gen-tokens 128] [--runs 3] [--seed 0]
        [--compare-mlx-lm] [--python PATH] [--json] [--cpuprofile FILE]
-       [--compare-llamacpp] [--threads N]     (--model FILE.gguf; --runs defaults to 10)`
+       [--compare-llamacpp] [--threads N]     (--model FILE.gguf; --runs defaults to 10)
+       bench serve --model DIR --a URL [--b URL] ...   (OpenAI-compatible servers over HTTP; lmx bench serve -h)`
 
 // prefillChunk is mlx_lm's generate_step prefill step, which the workload
 // definition (mlx_lm_bench.py) fixes.
@@ -64,7 +65,11 @@ type Ratio struct {
 // --compare-mlx-lm, through mlx_lm on the same folder, printing both and
 // their ratio. With --compare-llamacpp it runs the same prompt ids through
 // LMX and llama.cpp on one GGUF, alternating run by run (benchllama.go).
+// "lmx bench serve" is the HTTP load generator (benchserve.go).
 func RunBench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "serve" {
+		return runBenchServe(ctx, args[1:], stdout, stderr)
+	}
 	f, code := parseBench(args, stderr)
 	if code >= 0 {
 		return code
