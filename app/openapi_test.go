@@ -31,6 +31,7 @@ var untested = map[string]string{
 	"GET /api/downloads 500":              "the store fails to list downloads",
 	"POST /api/downloads/{id}/cancel 500": "the store or the disk fails",
 	"DELETE /api/models/{repo} 500":       "the disk fails",
+	"POST /api/pool/load 503":             "the MLX runtime is missing (the rest of the pool's answers need it)",
 }
 
 // docCheck drives a running app through its in-process handler and checks
@@ -56,6 +57,8 @@ func TestManagementAPIMatchesItsDocument(t *testing.T) {
 	c.window()
 	c.library()
 	c.demoInstall()
+	c.pool()
+	c.stats()
 	c.refusals()
 	c.eventStream()
 	c.coverage()

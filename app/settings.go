@@ -47,7 +47,8 @@ func (a *App) Settings() (store.Settings, error) {
 // UpdateSettings applies edit to the stored settings atomically, validates
 // and saves them, and applies them: the handler's security settings at once,
 // a new address by restarting the server, new library settings by
-// reopening the library. When the server cannot start on the new address
+// reopening the library, the pool's limits by unloading idle models and
+// the memory limits through MLX. When the server cannot start on the new address
 // the settings stay saved and the error is returned (and shown in the status).
 func (a *App) UpdateSettings(edit func(*store.Settings) error) (store.Settings, error) {
 	var before store.Settings
@@ -72,6 +73,10 @@ func (a *App) UpdateSettings(edit func(*store.Settings) error) (store.Settings, 
 		if err := a.openLibrary(s.Library); err != nil {
 			return s, fmt.Errorf("settings saved, but the library did not open: %w", err)
 		}
+	}
+	a.applyPoolSettings(s)
+	if err := a.applyMemoryLimits(s); err != nil {
+		return s, fmt.Errorf("settings saved, but the memory limits did not apply: %w", err)
 	}
 	if err := a.ApplySettings(a.effective(s.Server)); err != nil {
 		return s, fmt.Errorf("settings saved, but the server did not restart: %w", err)

@@ -58,6 +58,7 @@ type Model struct {
 	opts  Options
 	text  text
 	sched *generate.Scheduler
+	draft *Model // loaded by LoadDraft, closed with the model
 }
 
 // Load reads and loads the model folder dir. A failed load frees everything
@@ -155,6 +156,12 @@ func (m *Model) Close(ctx context.Context) error {
 		return nil
 	}
 	m.sched.Close()
+	if m.draft != nil {
+		if err := m.draft.Close(ctx); err != nil {
+			return err
+		}
+		m.draft = nil
+	}
 	err := metal.Do(ctx, func() error {
 		arch.FreeModel(m.m)
 		// Hand the freed buffers back to the system, not only to MLX's
@@ -226,5 +233,34 @@ func sameTokenizer(m, d *Model) error {
 			return fmt.Errorf("%w: token %d is %q, in the draft %q", ErrDraftMismatch, id, a.TokenText(id), b.TokenText(id))
 		}
 	}
+	return nil
+}
+
+// LoadDraft loads the model folder dir as this model's draft for
+// speculative decoding, owned by the model (closed with it); numDraft as in
+// SetDraft. The draft uses the model's KV cache options and no prefix cache.
+// A model takes one draft (the scheduler may run sequences on it until the
+// model closes); call it once, before serving.
+func (m *Model) LoadDraft(ctx context.Context, dir string, numDraft int) error {
+	opts := m.opts
+	opts.Serving = generate.SchedulerOptions{MaxSequences: 1}
+	d, err := Load(ctx, dir, opts)
+	if err != nil {
+		return fmt.Errorf("draft model: %w", err)
+	}
+	m.mu.RLock()
+	loaded := m.draft != nil
+	m.mu.RUnlock()
+	if loaded {
+		_ = d.Close(ctx)
+		return errors.New("draft model: one is loaded already")
+	}
+	if err := m.SetDraft(d, numDraft); err != nil {
+		_ = d.Close(ctx)
+		return err
+	}
+	m.mu.Lock()
+	m.draft = d
+	m.mu.Unlock()
 	return nil
 }

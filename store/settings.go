@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 )
 
@@ -59,6 +60,8 @@ type Settings struct {
 	Memory        MemorySettings  `json:"memory"`
 	Library       LibrarySettings `json:"library"`
 	Requests      RequestSettings `json:"requests"`
+	Pool          PoolSettings    `json:"pool"`
+	Serving       ServingSettings `json:"serving"`
 	UI            UISettings      `json:"ui"`
 	IdleUnloadSec int             `json:"idle_unload_sec"` // unload an idle model after this long; 0 never
 	LaunchAtLogin bool            `json:"launch_at_login"`
@@ -76,10 +79,14 @@ type ServerSettings struct {
 
 // CacheSettings configures the KV and prompt caches.
 type CacheSettings struct {
+	// PromptCacheBytes bounds each loaded model's in-memory prefix cache; the
+	// model pool counts it in every model's memory estimate.
 	PromptCacheBytes int64 `json:"prompt_cache_bytes"`
 	PersistToDisk    bool  `json:"persist_to_disk"`
-	MaxKVSize        int   `json:"max_kv_size"` // tokens; 0 unbounded
-	KVBits           int   `json:"kv_bits"`     // 0 keeps KV in the model's dtype
+	// DiskCacheBytes caps the prefix cache kept on disk (with PersistToDisk).
+	DiskCacheBytes int64 `json:"disk_cache_bytes"`
+	MaxKVSize      int   `json:"max_kv_size"` // tokens; 0 unbounded
+	KVBits         int   `json:"kv_bits"`     // 0 keeps KV in the model's dtype
 }
 
 // RequestSettings bound what one API request may ask for.
@@ -94,10 +101,39 @@ type RequestSettings struct {
 	MaxChoices int `json:"max_choices"`
 }
 
-// MemorySettings configures MLX memory limits.
+// MemorySettings configures MLX's memory limits; zero picks the default
+// the app documents (app.MemoryBudget and app.applyMemoryLimits).
 type MemorySettings struct {
-	LimitBytes      int64 `json:"limit_bytes"`
+	// LimitBytes is the memory budget: the loaded models' estimates must fit
+	// in it, and MLX's memory limit is set to it.
+	LimitBytes int64 `json:"limit_bytes"`
+	// CacheLimitBytes bounds MLX's cache of freed buffers kept for reuse.
+	CacheLimitBytes int64 `json:"cache_limit_bytes"`
+	// WiredLimitBytes is how much Metal keeps wired (macOS), capped by the
+	// system's iogpu.wired_limit_mb.
 	WiredLimitBytes int64 `json:"wired_limit_bytes"`
+}
+
+// PoolSettings shape the set of loaded models (besides the memory budget
+// and IdleUnloadSec).
+type PoolSettings struct {
+	// MaxModels bounds how many models are loaded at once; 0 no count limit.
+	MaxModels int `json:"max_models"`
+	// Pinned are library ids that stay loaded: never unloaded to make room
+	// or for being idle (only by hand).
+	Pinned []string `json:"pinned,omitempty"`
+}
+
+// ServingSettings bound the engine's scheduler, per loaded model.
+type ServingSettings struct {
+	// MaxSequences is how many requests decode in one batch; more queue.
+	MaxSequences int `json:"max_sequences"`
+	// MaxBatchTokens bounds the prompt tokens prefilled per scheduler step,
+	// so running streams keep flowing while a long prompt is read.
+	MaxBatchTokens int `json:"max_batch_tokens"`
+	// DraftModels maps a model id to the draft model id that speculates for
+	// it (same tokenizer).
+	DraftModels map[string]string `json:"draft_models,omitempty"`
 }
 
 // LibrarySettings says where models live and how to reach the Hub.
@@ -122,8 +158,9 @@ type UISettings struct {
 func DefaultSettings() Settings {
 	return Settings{
 		Server:        ServerSettings{Host: "127.0.0.1", Port: 1235},
-		Cache:         CacheSettings{PromptCacheBytes: 2 << 30},
+		Cache:         CacheSettings{PromptCacheBytes: 2 << 30, DiskCacheBytes: 10 << 30},
 		Requests:      RequestSettings{LoadOnDemand: true, MaxTokens: 32768, MaxChoices: 8},
+		Serving:       ServingSettings{MaxSequences: 16, MaxBatchTokens: 512},
 		UI:            UISettings{Theme: "system"},
 		IdleUnloadSec: 30 * 60,
 	}
@@ -146,10 +183,14 @@ func (s Settings) Validate() error {
 		return bad("cache.kv_bits", s.Cache.KVBits)
 	case s.Cache.PromptCacheBytes < 0:
 		return bad("cache.prompt_cache_bytes", s.Cache.PromptCacheBytes)
+	case s.Cache.DiskCacheBytes < 0:
+		return bad("cache.disk_cache_bytes", s.Cache.DiskCacheBytes)
 	case s.Cache.MaxKVSize < 0:
 		return bad("cache.max_kv_size", s.Cache.MaxKVSize)
 	case s.Memory.LimitBytes < 0:
 		return bad("memory.limit_bytes", s.Memory.LimitBytes)
+	case s.Memory.CacheLimitBytes < 0:
+		return bad("memory.cache_limit_bytes", s.Memory.CacheLimitBytes)
 	case s.Memory.WiredLimitBytes < 0:
 		return bad("memory.wired_limit_bytes", s.Memory.WiredLimitBytes)
 	case s.IdleUnloadSec < 0:
@@ -158,6 +199,28 @@ func (s Settings) Validate() error {
 		return bad("requests.max_tokens", s.Requests.MaxTokens)
 	case s.Requests.MaxChoices < 1 || s.Requests.MaxChoices > 128:
 		return bad("requests.max_choices", s.Requests.MaxChoices)
+	case s.Pool.MaxModels < 0:
+		return bad("pool.max_models", s.Pool.MaxModels)
+	case s.Serving.MaxSequences < 1:
+		return bad("serving.max_sequences", s.Serving.MaxSequences)
+	case s.Serving.MaxBatchTokens < 1:
+		return bad("serving.max_batch_tokens", s.Serving.MaxBatchTokens)
+	}
+	return s.validateNames()
+}
+
+// validateNames checks the settings that name models: no empty id, and no
+// model drafting for itself.
+func (s Settings) validateNames() error {
+	for i, id := range s.Pool.Pinned {
+		if id == "" {
+			return &SettingError{Field: fmt.Sprintf("pool.pinned[%d]", i), Value: `""`}
+		}
+	}
+	for _, id := range slices.Sorted(maps.Keys(s.Serving.DraftModels)) {
+		if d := s.Serving.DraftModels[id]; id == "" || d == "" || d == id {
+			return &SettingError{Field: fmt.Sprintf("serving.draft_models[%q]", id), Value: fmt.Sprintf("%q", d)}
+		}
 	}
 	return nil
 }

@@ -64,6 +64,9 @@ func TestSettingsDefaultsAndValidation(t *testing.T) {
 	if s.Server.Host != "127.0.0.1" {
 		t.Errorf("fresh install listens on %q, want loopback only", s.Server.Host)
 	}
+	if s.Serving.MaxSequences != 16 || s.Serving.MaxBatchTokens != 512 || s.Cache.DiskCacheBytes != 10<<30 || s.Pool.MaxModels != 0 {
+		t.Errorf("fresh install serving %+v, disk cache %d, pool %+v", s.Serving, s.Cache.DiskCacheBytes, s.Pool)
+	}
 	tests := []struct {
 		name string
 		edit func(*Settings)
@@ -76,6 +79,15 @@ func TestSettingsDefaultsAndValidation(t *testing.T) {
 		{"negative memory", func(s *Settings) { s.Memory.LimitBytes = -1 }, "memory.limit_bytes"},
 		{"empty host", func(s *Settings) { s.Server.Host = "" }, "server.host"},
 		{"cors", func(s *Settings) { s.Server.CORSOrigins = []string{"http://localhost:3000"} }, ""},
+		{"negative cache limit", func(s *Settings) { s.Memory.CacheLimitBytes = -1 }, "memory.cache_limit_bytes"},
+		{"negative disk cache", func(s *Settings) { s.Cache.DiskCacheBytes = -1 }, "cache.disk_cache_bytes"},
+		{"negative max models", func(s *Settings) { s.Pool.MaxModels = -1 }, "pool.max_models"},
+		{"pins", func(s *Settings) { s.Pool.MaxModels, s.Pool.Pinned = 2, []string{"org/a", "/models/b"} }, ""},
+		{"empty pin", func(s *Settings) { s.Pool.Pinned = []string{"org/a", ""} }, "pool.pinned[1]"},
+		{"no sequences", func(s *Settings) { s.Serving.MaxSequences = 0 }, "serving.max_sequences"},
+		{"no batch tokens", func(s *Settings) { s.Serving.MaxBatchTokens = 0 }, "serving.max_batch_tokens"},
+		{"draft", func(s *Settings) { s.Serving.DraftModels = map[string]string{"org/big": "org/small"} }, ""},
+		{"self draft", func(s *Settings) { s.Serving.DraftModels = map[string]string{"org/big": "org/big"} }, `serving.draft_models["org/big"]`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/lmx-app/lmx/engine"
 	"github.com/lmx-app/lmx/engine/chat"
+	"github.com/lmx-app/lmx/engine/generate"
 	"github.com/lmx-app/lmx/store"
 	"github.com/lmx-app/lmx/store/hub"
 	"github.com/lmx-app/lmx/store/library"
@@ -97,6 +98,8 @@ var errorClasses = []struct {
 	{engine.ErrPromptTooLong, errorClass{http.StatusBadRequest, "invalid_request_error", "context_length_exceeded"}},
 	{engine.ErrInvalidRequest, errorClass{http.StatusBadRequest, "invalid_request_error", "invalid_value"}},
 	{engine.ErrNoTokenizer, errorClass{http.StatusBadRequest, "invalid_request_error", "model_not_supported"}},
+	{engine.ErrClosed, errorClass{http.StatusServiceUnavailable, "server_error", "model_unloaded"}},
+	{generate.ErrSchedulerClosed, errorClass{http.StatusServiceUnavailable, "server_error", "model_unloaded"}},
 	{chat.ErrNoTemplate, errorClass{http.StatusBadRequest, "invalid_request_error", "model_not_supported"}},
 	{chat.ErrTemplate, errorClass{http.StatusBadRequest, "invalid_request_error", "invalid_value"}},
 	// Errors of the store, library and Hub the management API passes on.

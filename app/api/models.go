@@ -1,12 +1,14 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
 	"path"
 	"slices"
 	"strings"
+	"time"
 )
 
 // ModelList is the body of GET /v1/models, as OpenAI sends it.
@@ -121,3 +123,132 @@ func (h *Handler) handleEmbeddings(w http.ResponseWriter, r *http.Request, l *re
 	}
 	writeError(w, &ParamError{Param: "model", Err: fmt.Errorf("%s: %w", req.Model, errNoEmbeddings)})
 }
+
+// PoolBackend is the model pool as the management API sees it (the app
+// implements it beside Backend).
+type PoolBackend interface {
+	// PoolStatus reports the memory budget and the models in the pool.
+	PoolStatus(ctx context.Context) (PoolStatus, error)
+	// LoadPoolModel loads an installed model (by id or alias); errors wrap
+	// ErrModelNotFound, ErrEngineUnavailable or, when it does not fit the
+	// memory budget, ErrUnavailable with both numbers.
+	LoadPoolModel(ctx context.Context, name string) error
+	// UnloadModel unloads a loaded model once its requests end; a model
+	// that is not loaded is ErrModelNotFound.
+	UnloadModel(ctx context.Context, name string) error
+	// PinModel pins an installed model (it is never unloaded to make room
+	// or for being idle) or unpins one; pins are stored in the settings.
+	PinModel(name string, pin bool) error
+}
+
+// PoolBudget is the memory the loaded models' estimates may fill and where
+// the figure comes from: "memory.limit_bytes", "recommended_working_set"
+// (Metal), "system_memory" (75% of it) or "unknown" (Bytes 0: no budget
+// is enforced).
+type PoolBudget struct {
+	Bytes  int64  `json:"bytes"`
+	Source string `json:"source"`
+}
+
+// PoolStatus is the body of GET /api/pool and of the pool actions.
+type PoolStatus struct {
+	BudgetBytes  int64  `json:"budget_bytes"`
+	BudgetSource string `json:"budget_source"`
+	// ReservedBytes is the sum of the models' estimates.
+	ReservedBytes int64       `json:"reserved_bytes"`
+	MaxModels     int         `json:"max_models"`
+	IdleUnloadSec int         `json:"idle_unload_sec"`
+	Pinned        []string    `json:"pinned"`
+	Models        []PoolModel `json:"models"`
+	// MLX is MLX's allocator state; nil without the runtime.
+	MLX *MLXMemory `json:"mlx,omitempty"`
+}
+
+// PoolModel is one model of the pool with its memory.
+type PoolModel struct {
+	ID string `json:"id"`
+	// State is "loading", "loaded" or "unloading".
+	State  string `json:"state"`
+	Pinned bool   `json:"pinned"`
+	// Requests are the requests running on the model.
+	Requests int `json:"requests"`
+	// WeightBytes is the loaded weights (the estimate while loading).
+	WeightBytes int64 `json:"weight_bytes"`
+	// KVBytes is the KV-cache estimate for ContextTokens.
+	KVBytes          int64      `json:"kv_bytes"`
+	ContextTokens    int        `json:"context_tokens"`
+	PrefixCacheBytes int64      `json:"prefix_cache_bytes"`
+	EstimateBytes    int64      `json:"estimate_bytes"`
+	LoadedAt         *time.Time `json:"loaded_at,omitempty"`
+	LastUsedAt       *time.Time `json:"last_used_at,omitempty"`
+	// IdleUnloadAt is when the model unloads if no request comes first.
+	IdleUnloadAt *time.Time `json:"idle_unload_at,omitempty"`
+}
+
+// MLXMemory is MLX's allocator state in bytes.
+type MLXMemory struct {
+	Active int64 `json:"active"`
+	Peak   int64 `json:"peak"`
+	Cache  int64 `json:"cache"`
+	Limit  int64 `json:"limit"`
+}
+
+// PoolRequest is the body of the pool actions: the model to act on.
+type PoolRequest struct {
+	Model string `json:"model"`
+}
+
+// poolBackend returns the backend's pool, or ErrUnavailable.
+func (h *Handler) poolBackend() (PoolBackend, error) {
+	if pb, ok := h.backend.(PoolBackend); ok {
+		return pb, nil
+	}
+	return nil, fmt.Errorf("%w: this server has no model pool", ErrUnavailable)
+}
+
+// handlePoolStatus serves GET /api/pool.
+func (h *Handler) handlePoolStatus(w http.ResponseWriter, r *http.Request) {
+	h.writePool(w, r, nil)
+}
+
+// handlePoolAction serves POST /api/pool/{load,unload,pin,unpin}: act on
+// the model the body names, then answer with the pool.
+func (h *Handler) handlePoolAction(act func(ctx context.Context, pb PoolBackend, model string) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var req PoolRequest
+		if err := decodeBody(r, &req); err != nil {
+			writeError(w, err)
+			return
+		}
+		if strings.TrimSpace(req.Model) == "" {
+			writeError(w, paramErr("model", "model is required"))
+			return
+		}
+		h.writePool(w, r, func(pb PoolBackend) error { return act(r.Context(), pb, req.Model) })
+	}
+}
+
+// writePool runs act (when not nil) and answers with the pool's status.
+func (h *Handler) writePool(w http.ResponseWriter, r *http.Request, act func(PoolBackend) error) {
+	pb, err := h.poolBackend()
+	if err == nil && act != nil {
+		err = act(pb)
+	}
+	var st PoolStatus
+	if err == nil {
+		st, err = pb.PoolStatus(r.Context())
+	}
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, st)
+}
+
+// Pool actions for handlePoolAction.
+var (
+	poolLoad   = func(ctx context.Context, pb PoolBackend, m string) error { return pb.LoadPoolModel(ctx, m) }
+	poolUnload = func(ctx context.Context, pb PoolBackend, m string) error { return pb.UnloadModel(ctx, m) }
+	poolPin    = func(_ context.Context, pb PoolBackend, m string) error { return pb.PinModel(m, true) }
+	poolUnpin  = func(_ context.Context, pb PoolBackend, m string) error { return pb.PinModel(m, false) }
+)

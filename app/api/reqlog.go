@@ -84,12 +84,12 @@ func (l *requestLog) line(status int) string {
 	if l.decode > 0 {
 		tps = fmt.Sprintf("%.1f", float64(l.decoded)/l.decode.Seconds())
 	}
-	line := fmt.Sprintf("%s model=%s prompt_tokens=%d (cached %d) completion_tokens=%d ttft=%s tokens/s=%s status=%d in %s",
-		l.api, model, l.prompt, l.cached, l.generated, ttft, tps, status, time.Since(l.start).Round(time.Millisecond))
+	cache := ""
 	if l.explain != "" {
-		line += " cache=[" + l.explain + "]"
+		cache = " cache=[" + l.explain + "]"
 	}
-	return line
+	return fmt.Sprintf("%s model=%s prompt_tokens=%d (cached %d) completion_tokens=%d ttft=%s tokens/s=%s%s status=%d in %s",
+		l.api, model, l.prompt, l.cached, l.generated, ttft, tps, cache, status, time.Since(l.start).Round(time.Millisecond))
 }
 
 // generationHandler wraps a generation endpoint: it writes the request's log

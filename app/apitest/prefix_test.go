@@ -1,0 +1,120 @@
+package apitest
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/anthropics/anthropic-sdk-go"
+	aoption "github.com/anthropics/anthropic-sdk-go/option"
+	"github.com/openai/openai-go/v3"
+	"github.com/openai/openai-go/v3/option"
+
+	"github.com/lmx-app/lmx/app/guitest"
+	"github.com/lmx-app/lmx/internal/mlxtest"
+	"github.com/lmx-app/lmx/internal/testmodel"
+)
+
+// The prefix cache as clients see it: a second request sharing a long
+// system prompt reports the tokens it took from the cache (OpenAI's
+// prompt_tokens_details.cached_tokens, Anthropic's cache_read_input_tokens)
+// and /api/stats counts the hits; with cache.persist_to_disk on, the prefix
+// survives a restart of the server.
+func TestPrefixCacheThroughTheAPI(t *testing.T) {
+	mlxtest.Require(t)
+	dir := testmodel.StoriesChat(t, t.TempDir(), "stories-prefix")
+	data := filepath.Join(t.TempDir(), "data")
+	bin := guitest.Build(t)
+	system := "Once upon a time there was a little girl named Lily. " + strings.Repeat("She liked to play in the park with her friends. ", 12)
+	ask := func(t *testing.T, url, question string) (prompt, cached int64) {
+		t.Helper()
+		oc := openai.NewClient(option.WithBaseURL(url+"/v1/"), option.WithAPIKey("unused"), option.WithMaxRetries(0))
+		resp, err := oc.Chat.Completions.New(context.Background(), openai.ChatCompletionNewParams{
+			Model: filepath.Base(dir), Temperature: openai.Float(0), MaxTokens: openai.Int(8),
+			Messages: []openai.ChatCompletionMessageParamUnion{openai.SystemMessage(system), openai.UserMessage(question)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.Usage.PromptTokens, resp.Usage.PromptTokensDetails.CachedTokens
+	}
+
+	t.Run("first server", func(t *testing.T) {
+		url := guitest.Serve(t, bin, os.Environ(), "--data-dir", data, "--model", dir)
+		put(t, url+"/api/settings", `{"cache":{"persist_to_disk":true}}`)
+		post(t, url+"/api/pool/unload", `{"model":"`+filepath.Base(dir)+`"}`)
+		post(t, url+"/api/pool/load", `{"model":"`+filepath.Base(dir)+`"}`)
+		if _, cached := ask(t, url, "What did Lily do?"); cached != 0 {
+			t.Errorf("first request: %d cached tokens", cached)
+		}
+		prompt, cached := ask(t, url, "Who were her friends?")
+		if cached < 100 || cached >= prompt {
+			t.Errorf("second request: %d of %d prompt tokens cached, want the system prompt's", cached, prompt)
+		}
+		ac := anthropic.NewClient(aoption.WithBaseURL(url), aoption.WithAPIKey("unused"), aoption.WithMaxRetries(0))
+		msg, err := ac.Messages.New(context.Background(), anthropic.MessageNewParams{Model: anthropic.Model(filepath.Base(dir)),
+			MaxTokens: 8, Temperature: anthropic.Float(0), System: []anthropic.TextBlockParam{{Text: system}},
+			Messages: []anthropic.MessageParam{anthropic.NewUserMessage(anthropic.NewTextBlock("Where was the park?"))}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if msg.Usage.CacheReadInputTokens < 100 {
+			t.Errorf("messages: cache_read_input_tokens %d (input_tokens %d)", msg.Usage.CacheReadInputTokens, msg.Usage.InputTokens)
+		}
+		var stats struct {
+			Models []struct {
+				ID          string
+				PrefixCache struct {
+					Hits int64
+					Disk *struct{ Writes int64 }
+				} `json:"prefix_cache"`
+			}
+		}
+		getJSON(t, url+"/api/stats", &stats)
+		if len(stats.Models) != 1 || stats.Models[0].PrefixCache.Hits < 2 || stats.Models[0].PrefixCache.Disk == nil ||
+			stats.Models[0].PrefixCache.Disk.Writes < 1 {
+			t.Errorf("/api/stats: %+v", stats)
+		}
+	})
+	t.Run("after a restart", func(t *testing.T) {
+		url := guitest.Serve(t, bin, os.Environ(), "--data-dir", data, "--model", dir)
+		prompt, cached := ask(t, url, "What was Lily's favourite game?")
+		if cached < 100 || cached >= prompt {
+			t.Errorf("after the restart: %d of %d prompt tokens cached, want the system prompt's from disk", cached, prompt)
+		}
+	})
+}
+
+func put(t *testing.T, url, body string) { t.Helper(); send(t, "PUT", url, body) }
+
+func post(t *testing.T, url, body string) { t.Helper(); send(t, "POST", url, body) }
+
+func send(t *testing.T, method, url, body string) []byte {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	resp, err := http.DefaultClient.Do(req.WithContext(ctx))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("%s %s = %d %s", method, url, resp.StatusCode, b)
+	}
+	return b
+}
+
+func getJSON(t *testing.T, url string, v any) {
+	t.Helper()
+	if err := json.Unmarshal(send(t, "GET", url, ""), v); err != nil {
+		t.Fatal(err)
+	}
+}
