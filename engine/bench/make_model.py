@@ -107,6 +107,19 @@ del SMOLLM2_135M["rope_scaling"]
 CONFIGS = {
     "qwen3-0.6b": (QWEN3_0_6B, QWEN3_GENERATION),
     "llama-1b": (LLAMA_1B, LLAMA3_GENERATION),
+    # Qwen3-4B's shape (hidden 2560, 36 layers, 32/8 heads, head_dim 128,
+    # intermediate 9728, tied embeddings).
+    "qwen3-4b": (
+        {
+            **QWEN3_0_6B,
+            "hidden_size": 2560,
+            "intermediate_size": 9728,
+            "num_hidden_layers": 36,
+            "num_attention_heads": 32,
+            "num_key_value_heads": 8,
+        },
+        QWEN3_GENERATION,
+    ),
     "smollm2-135m": (SMOLLM2_135M, LLAMA3_GENERATION),
     # Qwen3 layout (per-head q/k norms, head_dim != hidden/heads) with the real
     # Qwen3 vocabulary, small enough for tests.

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/lmx-app/lmx/engine/arch"
-	"github.com/lmx-app/lmx/engine/cache"
 	"github.com/lmx-app/lmx/metal"
 )
 
@@ -62,6 +61,7 @@ type Scheduler struct {
 
 	draft *Draft
 	masks *maskIndex // structured output's mask expansion, made on first use
+	batch *decodeBatch // the decode batch as merged caches (MLX thread)
 
 	// MLX thread / loop goroutine only:
 	running []*seq
@@ -186,6 +186,10 @@ func (s *Scheduler) doStep() (err error) {
 func (s *Scheduler) failAll(err error) {
 	running := s.running
 	_ = metal.Do(context.Background(), func() error {
+		if s.batch != nil {
+			freeCaches(s.batch.caches)
+			s.batch = nil
+		}
 		for _, q := range running {
 			q.free()
 		}
@@ -345,7 +349,7 @@ func (s *Scheduler) decode(old []*step) error {
 				q.s.observe(prev[i].y)
 			}
 		}
-		h := s.m.Hidden(ids, batchCaches(batch))
+		h := s.m.Hidden(ids, s.batchCaches(batch))
 		logits := metal.Astype(s.m.Logits(h), metal.Float32)
 		logits = metal.Reshape(logits, len(batch), -1)
 		for i, q := range batch {
@@ -402,22 +406,6 @@ func (s *Scheduler) inputs(batch []*seq, prev []*step) *metal.Array {
 	return metal.Concatenate(parts, 0)
 }
 
-// batchCaches returns per layer the caches of the batch's sequences (their
-// own for a single sequence).
-func batchCaches(batch []*seq) []cache.Cache {
-	if len(batch) == 1 {
-		return batch[0].caches
-	}
-	layers := make([]cache.Cache, len(batch[0].caches))
-	for l := range layers {
-		rows := make([]cache.Cache, len(batch))
-		for i, q := range batch {
-			rows[i] = q.caches[l]
-		}
-		layers[l] = cache.NewRows(rows)
-	}
-	return layers
-}
 
 // read emits the tokens of the previous step (old[i] of running[i]) and
 // marks sequences that are finished.
@@ -458,6 +446,15 @@ func (s *Scheduler) readOne(q *seq, st *step) {
 
 // reap removes finished sequences, handing their caches to the prefix cache.
 func (s *Scheduler) reap() {
+	var finished []*seq
+	for _, q := range s.running {
+		if q.done {
+			finished = append(finished, q)
+		}
+	}
+	if s.batch.holds(finished) {
+		s.unbatch()
+	}
 	kept := s.running[:0]
 	var ended []*seq
 	for _, q := range s.running {
