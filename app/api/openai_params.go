@@ -208,6 +208,7 @@ func (g *GenerationFields) sampling(p *engine.Params) error {
 		seed := uint64(*g.Seed)
 		s.Seed = &seed
 	}
+	p.IgnoreEOS = g.IgnoreEOS
 	bias, err := parseLogitBias(g.LogitBias)
 	s.LogitBias = bias
 	return err

@@ -27,6 +27,9 @@ type GenerationFields struct {
 	TopK              *int     `json:"top_k"`
 	MinP              *float64 `json:"min_p"`
 	RepetitionPenalty *float64 `json:"repetition_penalty"`
+	// IgnoreEOS (vLLM's) generates past the model's end-of-generation
+	// tokens, to max_tokens: benchmarks.
+	IgnoreEOS bool `json:"ignore_eos"`
 }
 
 // ChatCompletionRequest is the body of POST /v1/chat/completions.

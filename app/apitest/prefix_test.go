@@ -118,3 +118,36 @@ func getJSON(t *testing.T, url string, v any) {
 		t.Fatal(err)
 	}
 }
+
+// ignore_eos (vLLM's extension, what benchmarks send) generates to
+// max_tokens past the model's end of generation.
+func TestIgnoreEOS(t *testing.T) {
+	mlxtest.Require(t)
+	dir := testmodel.StoriesChat(t, t.TempDir(), "stories-eos")
+	url := guitest.Serve(t, guitest.Build(t), os.Environ(), "--model", dir)
+	complete := func(ignore bool) (int64, string) {
+		t.Helper()
+		// The bias makes EOS (id 2) the model's every choice.
+		body := `{"model":"stories-eos","prompt":[1],"max_tokens":20,"temperature":0,"logit_bias":{"2":100},"ignore_eos":` +
+			map[bool]string{true: "true", false: "false"}[ignore] + `}`
+		var resp struct {
+			Choices []struct {
+				FinishReason string `json:"finish_reason"`
+			}
+			Usage struct {
+				CompletionTokens int64 `json:"completion_tokens"`
+			}
+		}
+		if err := json.Unmarshal(send(t, "POST", url+"/v1/completions", body), &resp); err != nil {
+			t.Fatal(err)
+		}
+		return resp.Usage.CompletionTokens, resp.Choices[0].FinishReason
+	}
+	n, reason := complete(false)
+	if reason != "stop" || n != 0 {
+		t.Fatalf("EOS first: %d tokens, finish %q; want 0, stop", n, reason)
+	}
+	if n, reason = complete(true); reason != "length" || n != 20 {
+		t.Errorf("ignore_eos: %d tokens, finish %q; want 20, length", n, reason)
+	}
+}
