@@ -162,6 +162,7 @@ func (m *Model) Close(ctx context.Context) error {
 		}
 		m.draft = nil
 	}
+	m.text.grammar.close()
 	err := metal.Do(ctx, func() error {
 		arch.FreeModel(m.m)
 		// Hand the freed buffers back to the system, not only to MLX's

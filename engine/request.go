@@ -7,6 +7,7 @@ import (
 
 	"github.com/lmx-app/lmx/engine/chat"
 	"github.com/lmx-app/lmx/engine/generate"
+	"github.com/lmx-app/lmx/engine/grammar"
 )
 
 // Errors of text requests; app/api maps them to client errors.
@@ -35,11 +36,18 @@ type Params struct {
 	TopLogprobs int
 	// IgnoreEOS keeps generating past the model's EOS ids (benchmarks).
 	IgnoreEOS bool
+	// Format constrains the answer (after a thinking model's reasoning) to
+	// a JSON Schema, any JSON object or a grammar: structured output,
+	// enforced by a token mask at every step. nil: free text. A forced tool
+	// choice (ToolChoiceRequired or a function name) takes precedence.
+	Format *grammar.Spec
 }
 
 // ToolChoice says whether and which tools the model may call: "" or "auto"
-// (the model decides), "none" (tools are not shown and no call is parsed),
-// "required" (a call is expected), or a function name.
+// (the model decides, unconstrained), "none" (tools are not shown and no
+// call is parsed), "required" (the answer is one call of an offered tool,
+// enforced by a grammar), or a function name (one call of that function,
+// enforced likewise). See toolgrammar.go for the formats that can enforce.
 type ToolChoice string
 
 // Tool choices other than a function name.

@@ -38,15 +38,27 @@ func (m *Model) start(ctx context.Context, p *Prompt, params Params) (*Stream, e
 	if err != nil {
 		return nil, err
 	}
+	// Compiled before the request is queued, so a bad schema is refused
+	// with its reason.
+	c, err := m.constraint(p, params)
+	if err != nil {
+		return nil, err
+	}
 	s := &Stream{Prompt: p, events: make(chan Event, streamBuffer)}
 	req := Request{Request: generate.Request{
 		Prompt: p.IDs, MaxTokens: budget, Sampling: params.Sampling,
 		Logprobs: params.Logprobs || params.TopLogprobs > 0, TopLogprobs: params.TopLogprobs,
 	}, IgnoreEOS: params.IgnoreEOS}
+	if c != nil {
+		req.Constraint = c
+	}
 	o := m.newOutput(ctx, p, params, s.events)
 	go func() {
 		defer close(s.events)
 		res, err := m.Generate(ctx, req, o.token)
+		if c != nil {
+			c.Close()
+		}
 		o.finish(res, err)
 	}()
 	return s, nil

@@ -22,12 +22,14 @@ type text struct {
 	tokErr  error
 	tmpl    *chat.Template
 	tmplErr error
+	// grammar is the model's structured-output state, made on first use.
+	grammar *structured
 }
 
 // loadText reads the tokenizer and chat template of dir. A missing
 // tokenizer.json is ErrNoTokenizer; a broken one fails the load.
 func loadText(dir string) (text, error) {
-	var t text
+	t := text{grammar: &structured{dir: dir}}
 	t.tok, t.tokErr = tokenizer.Load(dir)
 	if errors.Is(t.tokErr, fs.ErrNotExist) {
 		t.tokErr = fmt.Errorf("%w (no tokenizer.json in %s)", ErrNoTokenizer, dir)
@@ -60,6 +62,10 @@ type Prompt struct {
 	format           chat.Format
 	thinking, opened bool
 	chat             bool
+	// tools are the tools shown to the model (after the tool choice) and
+	// choice the request's tool choice: a forced one constrains the output.
+	tools  json.RawMessage
+	choice ToolChoice
 }
 
 // RenderChat renders req with the chat template and tokenizes it, as Chat
@@ -93,7 +99,7 @@ func (m *Model) RenderChat(req ChatRequest) (*Prompt, error) {
 		return nil, err
 	}
 	p := &Prompt{Text: s, IDs: encodePrompt(tok, s, true), chat: true,
-		thinking: tmpl.Thinking(), opened: chat.PromptOpensThink(s)}
+		thinking: tmpl.Thinking(), opened: chat.PromptOpensThink(s), tools: tools, choice: req.ToolChoice}
 	if tools != nil {
 		p.format = tmpl.Format()
 	}

@@ -38,7 +38,7 @@ func (req *ChatCompletionRequest) plan(limits store.RequestSettings) (*chatPlan,
 	if err := req.logprobParams(p); err != nil {
 		return nil, err
 	}
-	if err := req.checkFormat(); err != nil {
+	if p.req.Format, err = req.chatFormat(); err != nil {
 		return nil, err
 	}
 	if p.req.Messages, err = chatMessages(req.Messages); err != nil {
@@ -66,21 +66,6 @@ func (req *ChatCompletionRequest) logprobParams(p *chatPlan) error {
 	}
 	p.req.TopLogprobs = top
 	return nil
-}
-
-// checkFormat accepts response_format "text" and refuses structured output.
-func (req *ChatCompletionRequest) checkFormat() error {
-	if req.ResponseFormat == nil {
-		return nil
-	}
-	switch t := req.ResponseFormat.Type; t {
-	case "", "text":
-		return nil
-	case "json_object", "json_schema":
-		return paramErr("response_format", "response_format %q: structured output is not supported yet (use \"text\")", t)
-	default:
-		return paramErr("response_format", "response_format type %q is unknown (use \"text\")", t)
-	}
 }
 
 // reasoningParams reads reasoning_effort and chat_template_kwargs.

@@ -52,9 +52,22 @@ type StreamOptions struct {
 	IncludeUsage bool `json:"include_usage"`
 }
 
-// ResponseFormat is the requested output format; only "text" is supported.
+// ResponseFormat is the requested output format: "text", "json_object"
+// (any JSON object) or "json_schema" (an instance of JSONSchema.Schema),
+// enforced while decoding (structured_output.go).
 type ResponseFormat struct {
-	Type string `json:"type"`
+	Type       string              `json:"type"`
+	JSONSchema *ResponseJSONSchema `json:"json_schema"`
+}
+
+// ResponseJSONSchema is response_format's json_schema. Schema is a JSON
+// Schema object (some clients send it as a string holding one); the output
+// is held to it whether Strict is set or not.
+type ResponseJSONSchema struct {
+	Name        string          `json:"name"`
+	Description string          `json:"description"`
+	Schema      json.RawMessage `json:"schema"`
+	Strict      *bool           `json:"strict"`
 }
 
 // ChatMessageIn is one message of a chat request as the client sends it.

@@ -28,6 +28,9 @@ func (r *ResponseRequest) chatRequest(history []chat.Message) (req engine.ChatRe
 	if req.Params, err = r.params(); err != nil {
 		return req, nil, err
 	}
+	if req.Format, err = r.responseFormat(); err != nil {
+		return req, nil, err
+	}
 	input, err := responseInput(r.Input)
 	if err != nil {
 		return req, nil, err

@@ -24,6 +24,8 @@ type ResponseRequest struct {
 	PreviousResponseID *string            `json:"previous_response_id"`
 	Reasoning          *ResponseReasoning `json:"reasoning"`
 	Metadata           map[string]string  `json:"metadata"`
+	// Text holds the output format (structured output).
+	Text *ResponseText `json:"text"`
 }
 
 // ResponseReasoning is the reasoning setting: effort "none" switches a

@@ -60,7 +60,7 @@ type Scheduler struct {
 	done chan struct{}
 
 	draft *Draft
-	masks *maskIndex // structured output's mask expansion, made on first use
+	masks *maskIndex   // structured output's mask expansion, made on first use
 	batch *decodeBatch // the decode batch as merged caches (MLX thread)
 
 	// MLX thread / loop goroutine only:
@@ -405,7 +405,6 @@ func (s *Scheduler) inputs(batch []*seq, prev []*step) *metal.Array {
 	}
 	return metal.Concatenate(parts, 0)
 }
-
 
 // read emits the tokens of the previous step (old[i] of running[i]) and
 // marks sequences that are finished.
