@@ -109,6 +109,12 @@ func seed(s *uint64) uint64 {
 	return binary.LittleEndian.Uint64(b[:])
 }
 
+// plain reports whether sampling is a bare argmax of the logits: greedy,
+// no logit bias, no penalties.
+func (s *sampler) plain() bool {
+	return s.opts.Temperature == 0 && s.bias == nil && !s.repetition() && s.counts == nil
+}
+
 // repetition reports whether the repetition penalty is active.
 func (s *sampler) repetition() bool {
 	return s.opts.RepetitionPenalty != 0 && s.opts.RepetitionPenalty != 1

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -352,6 +353,19 @@ func (s *Scheduler) decode(old []*step) error {
 		h := s.m.Hidden(ids, s.batchCaches(batch))
 		logits := metal.Astype(s.m.Logits(h), metal.Float32)
 		logits = metal.Reshape(logits, len(batch), -1)
+		if len(batch) > 1 && allPlain(batch) {
+			// One log-softmax and one argmax for the whole batch: the
+			// same row-wise operations as per row, a few kernels instead
+			// of a few per row.
+			y := metal.Argmax(metal.Sub(logits, metal.Logsumexp(logits, []int{-1}, true)), -1, false)
+			for i, q := range batch {
+				st := &step{y: metal.Slice(y, []int{i}, []int{i + 1}).Keep()}
+				q.pending = st
+				q.issued++
+				arrays = append(arrays, st.y)
+			}
+			return
+		}
 		for i, q := range batch {
 			row := logits
 			if len(batch) > 1 {
@@ -385,15 +399,27 @@ func (s *Scheduler) decode(old []*step) error {
 	return s.constrain(batch, prev, rows)
 }
 
+// allPlain reports whether every sequence of batch samples greedily with
+// nothing to apply first and nothing to report but the token.
+func allPlain(batch []*seq) bool {
+	for _, q := range batch {
+		if q.req.Constraint != nil || q.req.Logprobs || q.req.TopLogprobs > 0 || !q.s.plain() {
+			return false
+		}
+	}
+	return true
+}
+
 // inputs is the [B, 1] token batch: each sequence's previous sampled token
 // (still on the device) or its last prompt token. A lone sequence is fed
 // exactly as Generate feeds it.
 func (s *Scheduler) inputs(batch []*seq, prev []*step) *metal.Array {
 	parts := make([]*metal.Array, len(batch))
+	mixed := slices.Contains(prev, nil) // host ids (int32) beside sampled ones (uint32)
 	for i, q := range batch {
 		if prev[i] != nil {
 			parts[i] = metal.Reshape(prev[i].y, 1, 1)
-			if len(batch) > 1 {
+			if mixed {
 				parts[i] = metal.Astype(parts[i], metal.Int32)
 			}
 			continue
