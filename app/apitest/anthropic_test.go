@@ -20,6 +20,7 @@ type anthropicResult struct {
 	Text         string   `json:"text"`
 	StopReason   string   `json:"stop_reason"`
 	InputTokens  int      `json:"input_tokens"`
+	CacheRead    int      `json:"cache_read_input_tokens"`
 	OutputTokens int      `json:"output_tokens"`
 	StreamText   string   `json:"stream_text"`
 	Events       []string `json:"events"`
@@ -69,9 +70,11 @@ func checkAnthropic(t *testing.T, sdk string, s *server, turns turnReference, r 
 	if s.ref.storyTokens == greedyTokens {
 		wantStop = "max_tokens"
 	}
-	if r.StopReason != wantStop || r.InputTokens != turns.storyPrompt || r.OutputTokens != s.ref.storyTokens || r.Count != turns.storyPrompt {
-		t.Errorf("%s: stop %q, usage %d in %d out, count_tokens %d; want %q, %d in %d out, count %d",
-			sdk, r.StopReason, r.InputTokens, r.OutputTokens, r.Count, wantStop, turns.storyPrompt, s.ref.storyTokens, turns.storyPrompt)
+	// Anthropic counts prompt tokens read from the cache apart from
+	// input_tokens; together they are the rendered prompt.
+	if r.StopReason != wantStop || r.InputTokens+r.CacheRead != turns.storyPrompt || r.OutputTokens != s.ref.storyTokens || r.Count != turns.storyPrompt {
+		t.Errorf("%s: stop %q, usage %d in + %d cache read, %d out, count_tokens %d; want %q, %d in, %d out, count %d",
+			sdk, r.StopReason, r.InputTokens, r.CacheRead, r.OutputTokens, r.Count, wantStop, turns.storyPrompt, s.ref.storyTokens, turns.storyPrompt)
 	}
 	checkAnthropicOrder(t, sdk, r.Events, withPing)
 }
@@ -158,6 +161,7 @@ func anthropicGo(t *testing.T, s *server) anthropicResult {
 	}
 	r.Text, r.StopReason = msg.Content[0].Text, string(msg.StopReason)
 	r.InputTokens, r.OutputTokens = int(msg.Usage.InputTokens), int(msg.Usage.OutputTokens)
+	r.CacheRead = int(msg.Usage.CacheReadInputTokens)
 
 	stream := c.Messages.NewStreaming(ctx, params)
 	var acc anthropic.Message

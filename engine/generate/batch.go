@@ -4,6 +4,7 @@ import (
 	"slices"
 
 	"github.com/lmx-app/lmx/engine/cache"
+	"github.com/lmx-app/lmx/metal"
 )
 
 // decodeBatch is the decode batch as one left-padded KV cache per layer
@@ -60,14 +61,26 @@ func (s *Scheduler) unbatch() {
 		return
 	}
 	s.batch = nil
+	var rows []*metal.Array
 	for i, q := range b.seqs {
 		for l, c := range b.caches {
 			if err := c.(*cache.KV).RestoreRow(i, q.caches[l]); err != nil && q.err == nil {
 				q.done, q.err = true, err
 			}
 		}
+		rows = append(rows, cacheState(q.caches)...)
 	}
 	freeCaches(b.caches)
+	// Until they are computed the rows' copies hold the whole batch's
+	// buffers: a row that goes to the prefix cache and is never read again
+	// would keep every row's memory alive.
+	if err := metal.AsyncEval(rows...); err != nil {
+		for _, q := range b.seqs {
+			if q.err == nil {
+				q.done, q.err = true, err
+			}
+		}
+	}
 }
 
 // holds reports whether a sequence of ended decodes in the merged batch.

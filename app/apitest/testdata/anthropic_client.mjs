@@ -17,7 +17,8 @@ const story = [{ role: "user", content: spec.user }];
 const msg = await client.messages.create({ model, max_tokens: n, system, messages: story, temperature: 0,
   metadata: { user_id: "u1" } });
 const out = { text: msg.content[0].text, stop_reason: msg.stop_reason,
-  input_tokens: msg.usage.input_tokens, output_tokens: msg.usage.output_tokens };
+  input_tokens: msg.usage.input_tokens, output_tokens: msg.usage.output_tokens,
+  cache_read_input_tokens: msg.usage.cache_read_input_tokens ?? 0 };
 
 const events = [];
 const stream = client.messages.stream({ model, max_tokens: n, system, messages: story, temperature: 0 });

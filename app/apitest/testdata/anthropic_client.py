@@ -21,7 +21,8 @@ RAW = {"message_start", "content_block_start", "content_block_delta", "content_b
 msg = client.messages.create(model=model, max_tokens=n, system=system, messages=story, extra_body=GREEDY,
                              metadata={"user_id": "u1"})
 out = {"text": msg.content[0].text, "stop_reason": msg.stop_reason,
-       "input_tokens": msg.usage.input_tokens, "output_tokens": msg.usage.output_tokens}
+       "input_tokens": msg.usage.input_tokens, "output_tokens": msg.usage.output_tokens,
+       "cache_read_input_tokens": msg.usage.cache_read_input_tokens or 0}
 
 events = []
 with client.messages.stream(model=model, max_tokens=n, system=system, messages=story, extra_body=GREEDY) as stream:
