@@ -672,11 +672,7 @@ func (a *App) PoolStatus(ctx context.Context) (api.PoolStatus, error) {
 	}
 	st.ReservedBytes, _, _ = p.reserved(nil)
 	p.mu.Unlock()
-	if a.engineError() == nil {
-		if mem, err := engine.MemoryStats(ctx); err == nil {
-			st.MLX = &api.MLXMemory{Active: mem.Active, Peak: mem.Peak, Cache: mem.Cache, Limit: mem.Limit}
-		}
-	}
+	st.MLX = a.mlxMemory(ctx)
 	return st, nil
 }
 

@@ -29,17 +29,25 @@ func (a *App) ServingStats(ctx context.Context) (api.StatsBody, error) {
 	for _, l := range models {
 		body.Models = append(body.Models, modelStats(l.id, l.m.Stats()))
 	}
-	if a.engineError() == nil {
-		if mem, err := engine.MemoryStats(ctx); err == nil {
-			body.MLX = &api.MLXMemory{Active: mem.Active, Peak: mem.Peak, Cache: mem.Cache, Limit: mem.Limit}
-		}
-	}
+	body.MLX = a.mlxMemory(ctx)
 	if a.memory != nil {
 		if mem, err := a.memory(); err == nil {
 			body.Memory = &mem
 		}
 	}
 	return body, nil
+}
+
+// mlxMemory reads MLX's allocator counters; nil without the runtime.
+func (a *App) mlxMemory(ctx context.Context) *api.MLXMemory {
+	if a.engineError() != nil {
+		return nil
+	}
+	mem, err := engine.MemoryStats(ctx)
+	if err != nil {
+		return nil
+	}
+	return &api.MLXMemory{Active: mem.Active, Peak: mem.Peak, Cache: mem.Cache, Limit: mem.Limit}
 }
 
 // modelStats turns a scheduler's counters into the API's.

@@ -3,13 +3,11 @@ package apitest
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/anthropics/anthropic-sdk-go"
 	aoption "github.com/anthropics/anthropic-sdk-go/option"
@@ -94,20 +92,13 @@ func put(t *testing.T, url, body string) { t.Helper(); send(t, "PUT", url, body)
 
 func post(t *testing.T, url, body string) { t.Helper(); send(t, "POST", url, body) }
 
+// send makes a request to a full URL through the package's client and
+// requires a 200.
 func send(t *testing.T, method, url, body string) []byte {
 	t.Helper()
-	req, _ := http.NewRequest(method, url, strings.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	resp, err := http.DefaultClient.Do(req.WithContext(ctx))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != 200 {
-		t.Fatalf("%s %s = %d %s", method, url, resp.StatusCode, b)
+	code, b := (&client{t: t}).do(method, url, body, nil)
+	if code != http.StatusOK {
+		t.Fatalf("%s %s = %d %s", method, url, code, b)
 	}
 	return b
 }
@@ -138,7 +129,8 @@ func TestIgnoreEOS(t *testing.T) {
 				CompletionTokens int64 `json:"completion_tokens"`
 			}
 		}
-		if err := json.Unmarshal(send(t, "POST", url+"/v1/completions", body), &resp); err != nil {
+		b := (&client{t: t, url: url}).ok("/v1/completions", body, "CreateCompletionResponse")
+		if err := json.Unmarshal(b, &resp); err != nil {
 			t.Fatal(err)
 		}
 		return resp.Usage.CompletionTokens, resp.Choices[0].FinishReason

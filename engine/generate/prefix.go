@@ -145,7 +145,7 @@ func (p *prefixCache) restore(m arch.Model, opts arch.CacheOptions, prompt []int
 			freeCaches(caches)
 			p.st.Misses++
 			hit.Reason = fmt.Sprintf("a %T cannot be cut back to %d tokens (it has wrapped)", c, use)
-			return nil, CacheHit{Diverged: hit.Diverged, PromptToken: hit.PromptToken, CachedToken: hit.CachedToken, Matched: matched, Reason: hit.Reason}
+			return nil, hit
 		}
 	}
 	p.persist(e)

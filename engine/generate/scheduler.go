@@ -217,10 +217,11 @@ func (s *Scheduler) step() error {
 		old[i], q.pending = q.pending, nil
 	}
 	if err := s.decode(old); err != nil {
-		for i, q := range s.running {
-			if q.pending == nil {
-				q.pending, old[i] = old[i], nil
-			}
+		// failAll frees what decode built; the previous steps are freed here
+		// (putting them back only where decode had built nothing leaked the
+		// others).
+		for _, st := range old {
+			st.free()
 		}
 		return err
 	}
