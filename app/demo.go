@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/lmx-app/lmx/app/api"
+	"github.com/lmx-app/lmx/internal/safe"
 	"github.com/lmx-app/lmx/store/demo"
 )
 
@@ -54,14 +55,19 @@ func (a *App) InstallDemoModel() (api.DemoStatus, error) {
 // runDemo installs the GGUF file, then loads it, publishing each step.
 func (a *App) runDemo(ctx context.Context, in *demo.Installer, done chan struct{}) {
 	defer close(done)
-	path, err := in.Install(ctx, func(p demo.Progress) {
-		a.setDemo(func(s *api.DemoStatus) { s.State, s.Bytes, s.Total = string(p.Phase), p.Bytes, p.Total })
-	})
 	var id string
-	if err == nil {
+	// A panic while installing or loading is the install's error.
+	err := safe.Call("demo model install", func() error {
+		path, err := in.Install(ctx, func(p demo.Progress) {
+			a.setDemo(func(s *api.DemoStatus) { s.State, s.Bytes, s.Total = string(p.Phase), p.Bytes, p.Total })
+		})
+		if err != nil {
+			return err
+		}
 		a.setDemo(func(s *api.DemoStatus) { s.State, s.Bytes, s.Total = demoLoading, 0, 0 })
 		id, err = a.loadDemo(ctx, path)
-	}
+		return err
+	})
 	// The outcome and the end of the run are one step, so a new install
 	// started right after never has its status overwritten by this one.
 	a.demo.mu.Lock()

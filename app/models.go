@@ -8,6 +8,8 @@ import (
 	"sync"
 
 	"github.com/lmx-app/lmx/app/api"
+	"github.com/lmx-app/lmx/engine/arch"
+	"github.com/lmx-app/lmx/internal/safe"
 	"github.com/lmx-app/lmx/store"
 	"github.com/lmx-app/lmx/store/hub"
 	"github.com/lmx-app/lmx/store/library"
@@ -51,7 +53,7 @@ func (a *App) openLibrary(s store.LibrarySettings) error {
 	if client.Token == "" {
 		client.Token = s.HubToken
 	}
-	lib := library.Library{Cache: library.Cache{Dir: dir}}
+	lib := library.Library{Cache: library.Cache{Dir: dir, Architectures: arch.Supported()}}
 	mgr := hub.NewManager(client, lib.Cache, a.db, hub.Options{OnProgress: a.onProgress})
 	a.lib.mu.Lock()
 	lib.Folders = append(slices.Clone(s.ExtraFolders), a.lib.runFolders...)
@@ -82,10 +84,10 @@ func (a *App) onProgress(p hub.Progress) {
 		a.Publish()
 		return
 	}
-	go func() {
+	safe.Go("library scan after a download", func() {
 		_, _ = a.ScanModels()
 		a.Publish()
-	}()
+	})
 }
 
 // ScanModels rescans the library and merges the registry's bookkeeping.

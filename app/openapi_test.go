@@ -32,6 +32,7 @@ var untested = map[string]string{
 	"POST /api/downloads/{id}/cancel 500": "the store or the disk fails",
 	"DELETE /api/models/{repo} 500":       "the disk fails",
 	"POST /api/pool/load 503":             "the MLX runtime is missing (the rest of the pool's answers need it)",
+	"POST /api/models/import 503":         "the MLX runtime is missing (the test imports with it)",
 }
 
 // docCheck drives a running app through its in-process handler and checks
@@ -56,7 +57,10 @@ func TestManagementAPIMatchesItsDocument(t *testing.T) {
 	c.startAndStop()
 	c.window()
 	c.library()
+	c.downloadControls()
 	c.demoInstall()
+	c.importGGUF()
+	c.chats()
 	c.pool()
 	c.stats()
 	c.refusals()

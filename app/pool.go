@@ -15,6 +15,7 @@ import (
 	"github.com/lmx-app/lmx/engine"
 	"github.com/lmx-app/lmx/engine/generate"
 	"github.com/lmx-app/lmx/engine/gguf"
+	"github.com/lmx-app/lmx/internal/safe"
 	"github.com/lmx-app/lmx/metal"
 	"github.com/lmx-app/lmx/store"
 )
@@ -47,6 +48,7 @@ type poolEntry struct {
 	busy     int // requests holding the model
 	loadedAt time.Time
 	lastUsed time.Time
+	disk     *generate.DiskCache // the prefix cache's files; nil when not kept on disk
 }
 
 // poolNeed is a model's reserved memory and its parts.
@@ -217,7 +219,15 @@ func (p *pool) waitChange() <-chan struct{} {
 // load estimates e, makes room for it and loads it, then publishes the
 // result to its waiters.
 func (a *App) load(ctx context.Context, e *poolEntry) {
-	m, err := a.loadEntry(ctx, e)
+	// A panic while loading (a malformed model the checks missed) fails
+	// this load for its waiters; it is logged with its stack.
+	var m *engine.Model
+	err := safe.Call("load model "+e.id, func() error {
+		safe.Point("pool.load")
+		var err error
+		m, err = a.loadEntry(ctx, e)
+		return err
+	})
 	p := &a.pool
 	p.mu.Lock()
 	if err == nil && p.shut {
@@ -269,6 +279,7 @@ func (a *App) loadEntry(ctx context.Context, e *poolEntry) (*engine.Model, error
 	if opts.Serving, err = a.servingOptions(e.dir, s); err != nil {
 		return nil, err
 	}
+	e.disk = opts.Serving.Disk // read under p.mu once e.m is set
 	m, err := engine.Load(ctx, e.dir, opts)
 	if err != nil || draftDir == "" {
 		return m, err
@@ -483,7 +494,7 @@ func (a *App) unloadLocked(e *poolEntry) {
 	}
 	p.closing = append(p.closing, e)
 	p.notify()
-	go a.close(e)
+	safe.Go("unload model "+e.id, func() { a.close(e) })
 }
 
 // close waits until no request holds e, frees its model and MLX's cached
@@ -595,7 +606,11 @@ func (a *App) armIdle() {
 		}
 	}
 	if !next.IsZero() {
-		p.idle = time.AfterFunc(time.Until(next), a.unloadIdle)
+		p.idle = time.AfterFunc(time.Until(next), func() {
+			defer safe.Recover("idle unload")
+			safe.Point("pool.idle")
+			a.unloadIdle()
+		})
 	}
 }
 

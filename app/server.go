@@ -3,9 +3,11 @@ package app
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/lmx-app/lmx/app/api"
@@ -13,6 +15,98 @@ import (
 
 // drainTimeout bounds how long a stopped server waits for requests in flight.
 const drainTimeout = 5 * time.Second
+
+// Timeouts bound how long the listener waits on a slow or idle client. A
+// zero field takes DefaultTimeouts' value. None of them bounds a response:
+// a long SSE stream runs as long as it needs.
+type Timeouts struct {
+	// Header is the time to send the request line and headers (slowloris).
+	Header time.Duration
+	// Body is the time to send the whole request body, counted from the end
+	// of the headers (a trickled body is cut off).
+	Body time.Duration
+	// Idle is how long a keep-alive connection waits for its next request.
+	Idle time.Duration
+}
+
+// DefaultTimeouts are the listener's timeouts: enough for a 32 MB body
+// (api.DefaultMaxBodyBytes) over a slow network, far too short to hold a
+// connection open by trickling bytes.
+var DefaultTimeouts = Timeouts{Header: 10 * time.Second, Body: 2 * time.Minute, Idle: 2 * time.Minute}
+
+// withDefaults fills t's zero fields from DefaultTimeouts.
+func (t Timeouts) withDefaults() Timeouts {
+	if t.Header <= 0 {
+		t.Header = DefaultTimeouts.Header
+	}
+	if t.Body <= 0 {
+		t.Body = DefaultTimeouts.Body
+	}
+	if t.Idle <= 0 {
+		t.Idle = DefaultTimeouts.Idle
+	}
+	return t
+}
+
+// maxHeaderBytes caps the request line and headers.
+const maxHeaderBytes = 1 << 20
+
+// newHTTPServer is the network listener's server for h: header and idle
+// timeouts from the server itself, and a per-request body deadline
+// (bodyDeadline) instead of http.Server.ReadTimeout, whose connection
+// deadline would also cancel a long streamed response once it passed.
+// Bodies are capped in size by the api handler (Config.MaxBodyBytes).
+func newHTTPServer(h http.Handler, t Timeouts, base context.Context) *http.Server {
+	t = t.withDefaults()
+	return &http.Server{
+		Handler:           bodyDeadline(t.Body, h),
+		ReadHeaderTimeout: t.Header,
+		IdleTimeout:       t.Idle,
+		MaxHeaderBytes:    maxHeaderBytes,
+		BaseContext:       func(net.Listener) context.Context { return base },
+	}
+}
+
+// bodyDeadline gives a request with a body d to send it: the connection's
+// read deadline is set when the handler starts. A body still arriving at
+// the deadline fails its read with os.ErrDeadlineExceeded (the handler
+// answers 408) and the connection is closed. Once the body has been read to
+// its end the deadline is cleared (net/http also clears it as it starts
+// watching the connection for the client leaving), so it never fires
+// during a response: a long SSE stream is not cut. (http.Server.ReadTimeout
+// would not do: its deadline covers the whole connection.) Until the body's
+// end is read the server does not read the connection, so a deadline that
+// passes while a handler streams after decoding its body has no effect.
+func bodyDeadline(d time.Duration, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Body == nil || r.Body == http.NoBody {
+			next.ServeHTTP(w, r)
+			return
+		}
+		rc := http.NewResponseController(w)
+		if err := rc.SetReadDeadline(time.Now().Add(d)); err != nil {
+			next.ServeHTTP(w, r) // a writer without deadlines (not the listener's)
+			return
+		}
+		r.Body = &deadlineBody{ReadCloser: r.Body, done: sync.OnceFunc(func() { _ = rc.SetReadDeadline(time.Time{}) })}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// deadlineBody calls done once the body has been read to its end.
+type deadlineBody struct {
+	io.ReadCloser
+	done func()
+}
+
+// Read reads from the body; at its end the deadline is cleared.
+func (b *deadlineBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err == io.EOF {
+		b.done()
+	}
+	return n, err
+}
 
 // server is one running HTTP listener.
 type server struct {
@@ -77,11 +171,7 @@ func (a *App) startServer() error {
 		return fmt.Errorf("start server: %w", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	srv := &http.Server{
-		Handler:           a.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		BaseContext:       func(net.Listener) context.Context { return ctx },
-	}
+	srv := newHTTPServer(a.Handler(), a.cfg.Timeouts, ctx)
 	a.server = &server{http: srv, ln: ln, cancel: cancel, url: baseURL(ln.Addr())}
 	a.serverErr = ""
 	go func() {
@@ -187,6 +277,7 @@ func (a *App) Status(context.Context) api.Status {
 	a.mu.Unlock()
 	a.modelsStatus(&s)
 	s.Demo = a.demoStatus()
+	s.Notices = a.notices()
 	if a.memory == nil {
 		s.MemoryError = "memory statistics are not available in this build"
 		return s
@@ -207,4 +298,15 @@ func (a *App) serverStatus() api.ServerStatus {
 		st.Running, st.URL, st.Port = true, a.server.url, portOf(a.server.ln.Addr())
 	}
 	return st
+}
+
+// notices are the one-time messages of this run: a damaged database that
+// store.Open (in this process or an earlier CLI command) set aside and
+// replaced, shown for this run.
+func (a *App) notices() []api.Notice {
+	r := a.reset
+	if r == nil {
+		return nil
+	}
+	return []api.Notice{{Kind: "store_reset", Message: r.Message(), Time: r.Time, Path: r.Kept}}
 }

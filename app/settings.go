@@ -2,7 +2,11 @@ package app
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
 	"slices"
+	"strings"
 
 	"github.com/lmx-app/lmx/app/api"
 	"github.com/lmx-app/lmx/store"
@@ -74,6 +78,11 @@ func (a *App) UpdateSettings(edit func(*store.Settings) error) (store.Settings, 
 			return s, fmt.Errorf("settings saved, but the library did not open: %w", err)
 		}
 	}
+	if before.LaunchAtLogin != s.LaunchAtLogin {
+		if err := SetLaunchAtLogin(s.LaunchAtLogin); err != nil {
+			return s, fmt.Errorf("settings saved, but launch at login did not change: %w", err)
+		}
+	}
 	a.applyPoolSettings(s)
 	if err := a.applyMemoryLimits(s); err != nil {
 		return s, fmt.Errorf("settings saved, but the memory limits did not apply: %w", err)
@@ -114,3 +123,83 @@ func (a *App) Response(id string) (store.ResponseRecord, error) { return a.db.Re
 
 // DeleteResponse deletes a stored Responses API response.
 func (a *App) DeleteResponse(id string) error { return a.db.DeleteResponse(id) }
+
+// LaunchAgentLabel names LMX's login item: the launchd job on macOS and the
+// XDG autostart entry elsewhere.
+const LaunchAgentLabel = "app.lmx.LMX"
+
+// LoginItemPath is the file that makes LMX start at login: on macOS a
+// launchd agent in ~/Library/LaunchAgents (launchd runs it at every login;
+// written without cgo, so no SMAppService), elsewhere an XDG autostart
+// entry in $XDG_CONFIG_HOME/autostart (~/.config/autostart).
+func LoginItemPath() (string, error) {
+	if runtime.GOOS == "darwin" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return "", err
+		}
+		return filepath.Join(home, "Library", "LaunchAgents", LaunchAgentLabel+".plist"), nil
+	}
+	dir, err := os.UserConfigDir()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(dir, "autostart", "lmx.desktop"), nil
+}
+
+// SetLaunchAtLogin writes (on) or removes (off) the login item that starts
+// this executable, with no arguments (the menu-bar app), at login.
+func SetLaunchAtLogin(on bool) error {
+	path, err := LoginItemPath()
+	if err != nil {
+		return err
+	}
+	if !on {
+		if err := os.Remove(path); err != nil && !os.IsNotExist(err) {
+			return err
+		}
+		return nil
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	if exe, err = filepath.EvalSymlinks(exe); err != nil {
+		return err
+	}
+	var body string
+	if runtime.GOOS == "darwin" {
+		body = `<?xml version="1.0" encoding="UTF-8"?>
+<!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">
+<plist version="1.0">
+<dict>
+	<key>Label</key><string>` + LaunchAgentLabel + `</string>
+	<key>ProgramArguments</key><array><string>` + xmlEscape(exe) + `</string></array>
+	<key>RunAtLoad</key><true/>
+	<key>ProcessType</key><string>Interactive</string>
+</dict>
+</plist>
+`
+	} else {
+		body = "[Desktop Entry]\nType=Application\nName=LMX\nComment=Local language models on an OpenAI-compatible endpoint\n" +
+			"Exec=" + desktopQuote(exe) + "\nTerminal=false\nX-GNOME-Autostart-enabled=true\n"
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(body), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// xmlEscape escapes s for a plist string.
+func xmlEscape(s string) string {
+	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
+}
+
+// desktopQuote quotes a path for a desktop entry's Exec key.
+func desktopQuote(s string) string {
+	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`, "`", "\\`", "$", `\$`).Replace(s) + `"`
+}

@@ -87,17 +87,20 @@ func TestPutSettingsAppliesThem(t *testing.T) {
 	moved := freePort(t)
 	steps := []struct {
 		name, body string
+		key        string // the API key sent
 		want       int
 		wantParam  string
 	}{
-		{"beyond loopback without a key", `{"server":{"host":"0.0.0.0"}}`, 400, `"param":"server.host"`},
-		{"invalid port", `{"server":{"port":70000}}`, 400, `"param":"server.port"`},
-		{"require a key", `{"api_key":"sk-test"}`, 200, `"api_key_set":true`},
-		{"move the port", `{"server":{"port":` + strconv.Itoa(moved) + `}}`, 200, `"port":` + strconv.Itoa(moved)},
+		{"beyond loopback without a key", `{"server":{"host":"0.0.0.0"}}`, "", 400, `"param":"server.host"`},
+		{"invalid port", `{"server":{"port":70000}}`, "", 400, `"param":"server.port"`},
+		{"require a key", `{"api_key":"sk-test"}`, "", 200, `"api_key_set":true`},
+		{"settings then need the key, from loopback too", `{"api_key":""}`, "", 401, `"invalid_api_key"`},
+		{"a wrong key does not do", `{"api_key":""}`, "sk-wrong", 401, `"invalid_api_key"`},
+		{"move the port", `{"server":{"port":` + strconv.Itoa(moved) + `}}`, "sk-test", 200, `"port":` + strconv.Itoa(moved)},
 	}
 	for _, st := range steps {
 		t.Run(st.name, func(t *testing.T) {
-			code, body := call(t, "PUT", oldURL+"/api/settings", st.body, "")
+			code, body := call(t, "PUT", oldURL+"/api/settings", st.body, st.key)
 			if code != st.want || !strings.Contains(body, st.wantParam) {
 				t.Errorf("PUT %s = %d %s, want %d with %s", st.body, code, body, st.want, st.wantParam)
 			}

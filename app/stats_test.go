@@ -18,6 +18,12 @@ func (c *docCheck) stats() {
 	}
 	code, body = c.call("GET /api/stats/stream", "/api/stats/stream?interval_ms=5", "")
 	c.want(code, 400, "GET /api/stats/stream?interval_ms=5", body)
+	code, body = c.call("GET /api/requests", "", "")
+	c.want(code, 200, "GET /api/requests", body)
+	code, body = c.call("GET /api/requests", "/api/requests?after=-1", "")
+	c.want(code, 400, "GET /api/requests?after=-1", body)
+	code, body = c.call("POST /api/cache/clear", "", "")
+	c.want(code, 200, "POST /api/cache/clear", body)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

@@ -10,6 +10,7 @@ APT_PACKAGES=(
   libgtk-3-dev libwebkit2gtk-4.0-dev   # the Wails window (desktop build)
   libayatana-appindicator3-dev         # the menu-bar tray (desktop build)
   xvfb xdotool imagemagick dbus procps fonts-dejavu-core  # the window test under Xvfb
+  xclip curl libx11-dev                # the tray test (clipboard), window.sh, wmclose (internal/snitest)
   chromium                             # the UI test in headless Chromium
 )
 PY_PACKAGES=(

@@ -7,6 +7,7 @@ import (
 	"github.com/lmx-app/lmx/engine/chat"
 	"github.com/lmx-app/lmx/engine/generate"
 	"github.com/lmx-app/lmx/engine/tokenizer"
+	"github.com/lmx-app/lmx/internal/safe"
 )
 
 // streamBuffer is how many events a stream holds before generation waits for
@@ -55,9 +56,20 @@ func (m *Model) start(ctx context.Context, p *Prompt, params Params) (*Stream, e
 	o := m.newOutput(ctx, p, params, s.events)
 	go func() {
 		defer close(s.events)
-		res, err := m.Generate(ctx, req, o.token)
+		var res *generate.Result
+		// A panic while detokenizing or parsing ends this request with an
+		// error (logged with its stack); the process and the batch go on.
+		err := safe.Call("generation output", func() error {
+			var err error
+			res, err = m.Generate(ctx, req, o.token)
+			return err
+		})
 		if c != nil {
 			c.Close()
+		}
+		if _, panicked := err.(*safe.PanicError); panicked {
+			o.events <- Event{Kind: EventDone, Err: err, FinishReason: finishReason(nil, err, 0)}
+			return
 		}
 		o.finish(res, err)
 	}()
@@ -94,6 +106,7 @@ func (m *Model) newOutput(ctx context.Context, p *Prompt, params Params, events 
 // token handles one generated token; it returns true to stop (a stop string
 // was reached or the reader went away).
 func (o *output) token(t generate.Token) bool {
+	safe.Point("engine.output")
 	if o.logprobs {
 		o.pending = append(o.pending, o.tokenLogprob(t))
 	}

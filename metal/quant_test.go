@@ -43,6 +43,9 @@ func checkAffine(w, deq, scales, biases []float32, groupsPerRow, gs, bits int) e
 		s, b := float64(scales[g]), float64(biases[g])
 		lo, hi := math.Min(b, b+top*s), math.Max(b, b+top*s)
 		x, got := float64(v), float64(deq[i])
+		if math.IsNaN(got) || math.IsInf(got, 0) {
+			return fmt.Errorf("w[%d]=%v came back %v", i, v, got)
+		}
 		tol := 1e-5 * (1 + math.Abs(x))
 		switch {
 		case x >= lo && x <= hi && math.Abs(got-x) > math.Abs(s)/2+tol:

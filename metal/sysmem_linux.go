@@ -3,6 +3,7 @@ package metal
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -15,25 +16,19 @@ func SystemMemory() (SystemMem, error) {
 		return SystemMem{}, fmt.Errorf("system memory: %w", err)
 	}
 	defer f.Close()
-	kv, err := parseMeminfo(bufio.NewScanner(f))
+	m, err := ParseMeminfo(f)
 	if err != nil {
 		return SystemMem{}, fmt.Errorf("system memory: %w", err)
 	}
-	m := SystemMem{
-		Total: kv["MemTotal"], Available: kv["MemAvailable"], Free: kv["MemFree"],
-		Wired:  kv["Unevictable"] + kv["Mlocked"],
-		Active: kv["Active"], Inactive: kv["Inactive"], Compressed: kv["Zswap"],
-	}
-	if m.Total == 0 {
-		return SystemMem{}, fmt.Errorf("system memory: no MemTotal in /proc/meminfo")
-	}
-	m.Used = m.Total - min(m.Available, m.Total)
 	return m, nil
 }
 
-// parseMeminfo reads "Key:   123 kB" lines into bytes.
-func parseMeminfo(sc *bufio.Scanner) (map[string]uint64, error) {
+// ParseMeminfo reads Linux's /proc/meminfo text ("Key:   123 kB" lines):
+// the project's one meminfo parser. A file without MemTotal, or with a
+// value that is no number, is an error.
+func ParseMeminfo(r io.Reader) (SystemMem, error) {
 	kv := map[string]uint64{}
+	sc := bufio.NewScanner(r)
 	for sc.Scan() {
 		key, rest, ok := strings.Cut(sc.Text(), ":")
 		if !ok {
@@ -45,12 +40,24 @@ func parseMeminfo(sc *bufio.Scanner) (map[string]uint64, error) {
 		}
 		v, err := strconv.ParseUint(fields[0], 10, 64)
 		if err != nil {
-			return nil, fmt.Errorf("meminfo %s: %w", key, err)
+			return SystemMem{}, fmt.Errorf("meminfo %s: %w", key, err)
 		}
 		if len(fields) > 1 && fields[1] == "kB" {
 			v *= 1024
 		}
 		kv[key] = v
 	}
-	return kv, sc.Err()
+	if err := sc.Err(); err != nil {
+		return SystemMem{}, fmt.Errorf("meminfo: %w", err)
+	}
+	m := SystemMem{
+		Total: kv["MemTotal"], Available: kv["MemAvailable"], Free: kv["MemFree"],
+		Wired:  kv["Unevictable"] + kv["Mlocked"],
+		Active: kv["Active"], Inactive: kv["Inactive"], Compressed: kv["Zswap"],
+	}
+	if m.Total == 0 {
+		return SystemMem{}, fmt.Errorf("meminfo has no MemTotal")
+	}
+	m.Used = m.Total - min(m.Available, m.Total)
+	return m, nil
 }

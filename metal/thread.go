@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -45,7 +46,8 @@ var (
 // else the first MLX error raised during fn. ctx only bounds the wait for the
 // thread: once fn starts it runs to completion (fn checks ctx itself).
 // A Do from inside fn runs inline with its own scope. A panic in fn is
-// re-raised in the caller's goroutine.
+// re-raised in the caller's goroutine as a *PanicError that carries the MLX
+// thread's stack.
 func Do(ctx context.Context, fn func() error) error {
 	if !Loaded() {
 		return ErrNotLoaded
@@ -70,6 +72,28 @@ func Do(ctx context.Context, fn func() error) error {
 	}
 	return r.err
 }
+
+// PanicError is a panic raised by fn on the MLX thread, re-raised by Do in
+// the caller's goroutine: Value is what fn panicked with and Stack the MLX
+// thread's stack where it panicked (the caller's own stack, where Do
+// re-panics, no longer shows it).
+type PanicError struct {
+	Value any
+	Stack []byte
+}
+
+// Error names the panic value; the stack is in Stack (see PanicStack).
+func (e *PanicError) Error() string { return fmt.Sprintf("panic on the MLX thread: %v", e.Value) }
+
+// Unwrap returns the panic value when it is an error.
+func (e *PanicError) Unwrap() error {
+	err, _ := e.Value.(error)
+	return err
+}
+
+// PanicStack returns the stack where the panic happened, so that whoever
+// recovers it logs that stack rather than its own.
+func (e *PanicError) PanicStack() []byte { return e.Stack }
 
 // errGoexit reports a fn that ended its goroutine (runtime.Goexit, e.g.
 // t.FailNow in a test).
@@ -108,7 +132,10 @@ func runTop(fn func() error) (r result) {
 	st = &doState{scopes: scopeStore[:0]}
 	pushScope()
 	defer func() {
-		r.panic = recover()
+		if v := recover(); v != nil {
+			// The stack is taken here, while it still shows fn's frames.
+			r.panic = &PanicError{Value: v, Stack: debug.Stack()}
+		}
 		for len(st.scopes) > 0 { // all of them, in case fn panicked in a Scope
 			popScope()
 		}

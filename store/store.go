@@ -12,8 +12,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log"
 	"os"
 	"path/filepath"
+	"runtime/debug"
+	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -48,30 +51,105 @@ var (
 // DB is the open LMX database. It is safe for concurrent use; bbolt
 // serialises writers.
 type DB struct {
-	bolt *bolt.DB
-	path string
+	bolt  *bolt.DB
+	path  string
+	reset *Reset
 }
 
 // Open opens (creating if needed) the database in dir and migrates it to the
 // current schema. It returns ErrAlreadyRunning when another process holds it.
+//
+// A damaged file (not a bbolt database, truncated, pages overwritten, empty)
+// never stops LMX: it is kept beside as lmx.db.damaged-<time>, a fresh
+// database takes its place, the reset is logged, and Reset reports it so the
+// UI can say so.
 func Open(dir string) (*DB, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
 	path := filepath.Join(dir, FileName)
-	b, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: OpenTimeout})
-	if errors.Is(err, bolt.ErrTimeout) {
-		return nil, fmt.Errorf("open %s: %w", path, ErrAlreadyRunning)
+	db, err := openMigrated(path)
+	if !errors.Is(err, errDamaged) {
+		return db, err
 	}
+	now := time.Now()
+	kept, kerr := setAside(path, now)
+	if kerr != nil {
+		return nil, fmt.Errorf("open %s: %v; %w", path, err, kerr)
+	}
+	reset := &Reset{Time: now.UTC(), Kept: kept, Reason: strings.TrimPrefix(err.Error(), errDamaged.Error()+": ")}
+	log.Printf("store: %s", reset.Message())
+	db, err = openMigrated(path)
 	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", path, err)
+		return nil, fmt.Errorf("open fresh %s after setting the damaged one aside: %w", path, err)
+	}
+	db.reset = reset
+	// Kept until the app takes it (TakeReset), so the UI says it once even
+	// when a CLI command was the one that found the damage.
+	if err := db.putResetNotice(reset); err != nil {
+		log.Printf("store: record the reset notice: %v", err)
+	}
+	return db, nil
+}
+
+// openMigrated opens and checks the file at path and migrates it; damage
+// found on the way is wrapped in errDamaged.
+func openMigrated(path string) (_ *DB, err error) {
+	b, err := openBolt(path)
+	if err != nil {
+		return nil, err
 	}
 	db := &DB{bolt: b, path: path}
+	defer func() {
+		if v := recover(); v != nil {
+			log.Printf("store: migrating %s panicked: %v\n%s", path, v, debug.Stack())
+			b.Close()
+			err = fmt.Errorf("%w: %v", errDamaged, v)
+		}
+	}()
 	if err := db.migrate(); err != nil {
 		b.Close()
 		return nil, err
 	}
 	return db, nil
+}
+
+// Reset reports the damaged database this Open set aside, or nil.
+func (db *DB) Reset() *Reset { return db.reset }
+
+// keyResetNotice, in the meta bucket, holds the Reset not yet shown.
+var keyResetNotice = []byte("reset_notice")
+
+// putResetNotice records r for TakeReset.
+func (db *DB) putResetNotice(r *Reset) error {
+	buf, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	return db.bolt.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Put(keyResetNotice, buf) })
+}
+
+// TakeReset returns the reset of a damaged database not yet shown to the
+// user (found by this Open or an earlier one, such as a CLI command's) and
+// forgets it, so the app tells the user once; nil when there is none.
+func (db *DB) TakeReset() (*Reset, error) {
+	var r *Reset
+	err := db.bolt.Update(func(tx *bolt.Tx) error {
+		meta := tx.Bucket(bucketMeta)
+		raw := meta.Get(keyResetNotice)
+		if raw == nil {
+			return nil
+		}
+		r = new(Reset)
+		if err := json.Unmarshal(raw, r); err != nil {
+			r = nil // unreadable: drop it rather than fail the app's start
+		}
+		return meta.Delete(keyResetNotice)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("take reset notice: %w", err)
+	}
+	return r, nil
 }
 
 // Path returns the database file path.

@@ -69,6 +69,16 @@ type LibraryBackend interface {
 	Downloads() ([]hub.Progress, error)
 	// CancelDownload stops a download and deletes its partial files.
 	CancelDownload(id string) error
+	// PauseDownload stops a running download, keeping its partial files.
+	PauseDownload(id string) error
+	// ResumeDownload continues a paused, failed or interrupted download.
+	ResumeDownload(id string) error
+	// HubModel describes a Hub repo before download: size, quantization
+	// and whether it fits the memory budget.
+	HubModel(ctx context.Context, repo string) (HubModel, error)
+	// ImportGGUF imports a GGUF file of this machine into the library;
+	// an unreadable, non-GGUF or truncated file is a *ParamError.
+	ImportGGUF(ctx context.Context, path string) (LocalModel, error)
 	// SearchHub searches the Hub.
 	SearchHub(ctx context.Context, q hub.SearchQuery) ([]hub.ModelSummary, error)
 	// InstallDemoModel starts installing and loading the demo model in the

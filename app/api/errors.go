@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"os"
 
 	"github.com/lmx-app/lmx/engine"
 	"github.com/lmx-app/lmx/engine/chat"
@@ -105,6 +106,7 @@ var errorClasses = []struct {
 	// Errors of the store, library and Hub the management API passes on.
 	{hub.ErrGated, errorClass{http.StatusForbidden, "permission_error", "gated_repo"}},
 	{hub.ErrUnauthorized, errorClass{http.StatusForbidden, "permission_error", "hub_token_required"}},
+	{hub.ErrUnsafeEndpoint, errorClass{http.StatusBadRequest, "invalid_request_error", "invalid_value"}},
 	{store.ErrInvalidSetting, errorClass{http.StatusBadRequest, "invalid_request_error", "invalid_value"}},
 	{ErrInvalidRequest, errorClass{http.StatusBadRequest, "invalid_request_error", "invalid_value"}},
 	{library.ErrUnsafePath, errorClass{http.StatusBadRequest, "invalid_request_error", "invalid_value"}},
@@ -118,6 +120,10 @@ func classify(err error) errorClass {
 	var maxErr *http.MaxBytesError
 	if errors.As(err, &maxErr) {
 		return classify(ErrBodyTooLarge)
+	}
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		// The request body did not arrive in time (app's body deadline).
+		return errorClass{http.StatusRequestTimeout, "invalid_request_error", "request_timeout"}
 	}
 	for _, c := range errorClasses {
 		if errors.Is(err, c.err) {

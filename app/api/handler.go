@@ -41,21 +41,22 @@ type Config struct {
 type Handler struct {
 	backend Backend
 	hub     *Hub
+	keyHash string // cfg.APIKeyHash: PUT /api/settings needs the key (settings.go)
 	public  http.Handler
 	local   http.Handler
 }
 
 // New builds the handler for backend; hub feeds the /api/events stream.
 func New(cfg Config, backend Backend, hub *Hub) *Handler {
-	h := &Handler{backend: backend, hub: hub}
+	h := &Handler{backend: backend, hub: hub, keyHash: cfg.APIKeyHash}
 	mux := h.routes(cfg.Assets)
 	limit := cfg.MaxBodyBytes
 	if limit == 0 {
 		limit = DefaultMaxBodyBytes
 	}
 	origins := append(append([]string{}, AppOrigins...), cfg.AllowedOrigins...)
-	h.public = checkHost(cfg.AllowedHosts, checkOrigin(origins, checkKey(cfg.APIKeyHash, limitBody(limit, mux))))
-	h.local = limitBody(limit, mux)
+	h.public = recoverPanics(checkHost(cfg.AllowedHosts, checkOrigin(origins, checkKey(cfg.APIKeyHash, limitBody(limit, mux)))))
+	h.local = recoverPanics(inProcess(limitBody(limit, mux)))
 	return h
 }
 
@@ -110,6 +111,7 @@ func (h *Handler) endpoints() []endpoint {
 		// /api/models/{repo...}" in the mux.
 		{"POST", "/api/models/pull", h.handlePull, without405},
 		{"POST", "/api/models/demo", h.handleInstallDemo, without405},
+		{"POST", "/api/models/import", h.handleImport, without405},
 		{"DELETE", "/api/models/{repo...}", h.handleDeleteModel, without405},
 		{"GET", "/api/pool", h.handlePoolStatus, with405},
 		{"POST", "/api/pool/load", h.handlePoolAction(poolLoad), with405},
@@ -118,9 +120,19 @@ func (h *Handler) endpoints() []endpoint {
 		{"POST", "/api/pool/unpin", h.handlePoolAction(poolUnpin), with405},
 		{"GET", "/api/stats", h.handleStats, with405},
 		{"GET", "/api/stats/stream", h.handleStatsStream, with405},
+		{"GET", "/api/requests", h.handleRequests, with405},
+		{"POST", "/api/cache/clear", h.handleClearCache, with405},
 		{"GET", "/api/downloads", h.handleDownloads, with405},
 		{"POST", "/api/downloads/{id}/cancel", h.handleCancel, with405},
+		{"POST", "/api/downloads/{id}/pause", h.handlePause, with405},
+		{"POST", "/api/downloads/{id}/resume", h.handleResume, with405},
 		{"GET", "/api/hub/search", h.handleSearch, with405},
+		{"GET", "/api/hub/model", h.handleHubModel, with405},
+		{"GET", "/api/chats", h.handleListChats, without405},
+		{"POST", "/api/chats", h.handleCreateChat, without405},
+		{"GET", "/api/chats/{id}", h.handleGetChat, without405},
+		{"PATCH", "/api/chats/{id}", h.handlePatchChat, without405},
+		{"DELETE", "/api/chats/{id}", h.handleDeleteChat, without405},
 		{"GET", "/v1/models", h.handleModels, with405},
 		{"GET", "/v1/models/{id...}", h.handleModel, with405},
 		{"POST", "/v1/chat/completions", generationHandler("chat.completions", h.handleChat), with405},

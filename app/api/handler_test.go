@@ -217,11 +217,14 @@ func TestAPIKey(t *testing.T) {
 		{"x-api-key", "s3cret", "/v1/models", map[string]string{"X-Api-Key": "s3cret"}, 200},
 		{"wrong key", "s3cret", "/v1/models", map[string]string{"Authorization": "Bearer s3cre"}, 401},
 		{"basic auth is not a key", "s3cret", "/v1/models", map[string]string{"Authorization": "Basic s3cret"}, 401},
-		{"management api needs no key from this machine", "s3cret", "/api/status", nil, 200},
+		{"management api needs the key from this machine too", "s3cret", "/api/status", nil, 401},
+		{"management api from this machine with key", "s3cret", "/api/status", map[string]string{"X-Api-Key": "s3cret"}, 200},
+		{"the UI's page needs no key", "s3cret", "/", nil, 200},
 		{"management api from another machine", "s3cret", "/api/status", map[string]string{"RemoteAddr": "192.168.1.20:50000"}, 401},
 		{"management api from another machine with key", "s3cret", "/api/status",
 			map[string]string{"RemoteAddr": "192.168.1.20:50000", "Authorization": "Bearer s3cret"}, 200},
-		{"ipv6 loopback peer", "s3cret", "/api/status", map[string]string{"RemoteAddr": "[::1]:50000"}, 200},
+		{"ipv6 loopback peer", "s3cret", "/api/status", map[string]string{"RemoteAddr": "[::1]:50000"}, 401},
+		{"ipv6 loopback peer with key", "s3cret", "/api/status", map[string]string{"RemoteAddr": "[::1]:50000", "Authorization": "Bearer s3cret"}, 200},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

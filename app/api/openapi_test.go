@@ -173,6 +173,8 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 		{reflect.TypeFor[PullRequest](), "PullRequest"},
 		{reflect.TypeFor[PullResponse](), "PullResponse"},
 		{reflect.TypeFor[ErrorBody](), "Error"},
+		{reflect.TypeFor[RequestsBody](), "Requests"},
+		{reflect.TypeFor[CacheClearBody](), "CacheClear"},
 	}
 	for _, r := range roots {
 		t.Run(r.schema, func(t *testing.T) {

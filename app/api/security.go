@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"runtime"
 	"slices"
 	"strings"
 
@@ -15,10 +16,25 @@ import (
 // (anything else could be a DNS-rebinding page pointing its name at 127.0.0.1).
 var loopbackHosts = []string{"localhost", "127.0.0.1", "::1"}
 
-// AppOrigins are the origins of LMX's own webview (Wails serves its pages
-// from wails://wails on macOS and Linux and http://wails.localhost on
-// Windows); they are always allowed to call the server across origins.
-var AppOrigins = []string{"wails://wails", "http://wails.localhost", "https://wails.localhost"}
+// AppOrigins are the origins of LMX's own webview on this platform; they
+// are always allowed to call the server across origins. Only the origin
+// Wails serves from here is allowed: elsewhere it could be a page from
+// anywhere (http://wails.localhost is any local web server's on macOS).
+var AppOrigins = appOrigins(runtime.GOOS)
+
+// appOrigins is the origin Wails v2 (v2.9.2, internal/frontend/desktop/*/
+// frontend.go: startURL) serves the app's pages from on goos:
+// wails://wails/ on darwin and linux, http://wails.localhost/ on windows;
+// none elsewhere (no Wails window).
+func appOrigins(goos string) []string {
+	switch goos {
+	case "darwin", "linux":
+		return []string{"wails://wails"}
+	case "windows":
+		return []string{"http://wails.localhost"}
+	}
+	return nil
+}
 
 // corsHeaders are the request headers a browser client may send cross-origin.
 const corsHeaders = "Authorization, Content-Type, X-Api-Key, Anthropic-Version, Anthropic-Beta, Anthropic-Dangerous-Direct-Browser-Access, OpenAI-Organization, OpenAI-Project"
@@ -109,14 +125,20 @@ func requestKey(r *http.Request) string {
 }
 
 // checkKey requires the key whose HashAPIKey is hash, when hash is set: on
-// /v1/ routes always, and on every route for clients on other machines (the
-// management API changes settings; the local UI reaches it without a key).
+// every /v1/ and /api/ route, from this machine too (other local users and
+// processes must not read chats or change settings), and on everything for
+// clients on other machines. Left open on loopback: the UI's own files (the
+// page asks for the key on its first 401) and POST /api/window/show, which a
+// second launch of the app uses to show this one's window and which only
+// shows it.
 func checkKey(hash string, next http.Handler) http.Handler {
 	if hash == "" {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		needed := strings.HasPrefix(r.URL.Path, "/v1/") || !fromLoopback(r)
+		api := strings.HasPrefix(r.URL.Path, "/v1/") ||
+			(strings.HasPrefix(r.URL.Path, "/api/") && r.URL.Path != "/api/window/show")
+		needed := api || !fromLoopback(r)
 		if needed && !store.KeyMatches(requestKey(r), hash) {
 			writeErrorFor(w, r, fmt.Errorf("%w: send it as \"Authorization: Bearer <key>\" or \"x-api-key\"", ErrUnauthorized))
 			return

@@ -38,8 +38,16 @@ func (h *Handler) handleGetSettings(w http.ResponseWriter, _ *http.Request) {
 
 // handlePutSettings serves PUT /api/settings: it merges the body into the
 // stored settings, validates, saves and applies them (a new address
-// restarts the server), and answers with the result.
+// restarts the server), and answers with the result. Once an API key is
+// required, changing settings needs it too, from this machine as well
+// (security.go already requires it from others): otherwise any local
+// program could remove the key that guards /v1. The app's own window
+// (in-process requests) needs no key.
 func (h *Handler) handlePutSettings(w http.ResponseWriter, r *http.Request) {
+	if h.keyHash != "" && !isInProcess(r) && !store.KeyMatches(requestKey(r), h.keyHash) {
+		writeErrorFor(w, r, fmt.Errorf("%w: changing settings needs the API key once one is set; send it as \"Authorization: Bearer <key>\" or \"x-api-key\"", ErrUnauthorized))
+		return
+	}
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
 		writeError(w, fmt.Errorf("read body: %w", err))

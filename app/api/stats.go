@@ -27,6 +27,15 @@ type StatsBody struct {
 	MLX *MLXMemory `json:"mlx,omitempty"`
 	// Memory is the host's memory; nil when it cannot be read.
 	Memory *Memory `json:"memory,omitempty"`
+	// Process identifies the server process and counts its goroutines, so a
+	// soak run can watch them (and RSS, open files through /proc/PID).
+	Process *ProcessStats `json:"process,omitempty"`
+}
+
+// ProcessStats is the serving process: its id and live goroutines.
+type ProcessStats struct {
+	PID        int `json:"pid"`
+	Goroutines int `json:"goroutines"`
 }
 
 // ModelStats are one loaded model's scheduler counters.
@@ -166,4 +175,39 @@ func (h *Handler) handleStatsStream(w http.ResponseWriter, r *http.Request) {
 		case <-tick.C:
 		}
 	}
+}
+
+// CacheBackend empties the prefix caches; the app implements it (a backend
+// without it answers 409).
+type CacheBackend interface {
+	// ClearPrefixCaches empties every loaded model's prefix cache, in memory
+	// and on disk, and deletes the cache files of models not loaded.
+	ClearPrefixCaches(ctx context.Context) (CacheClearBody, error)
+}
+
+// CacheClearBody is the answer of POST /api/cache/clear: what was emptied.
+type CacheClearBody struct {
+	// Models are the loaded models whose caches were emptied.
+	Models []string `json:"models"`
+	// MemoryBytes and MemoryEntries were held in memory before.
+	MemoryBytes   int64 `json:"memory_bytes"`
+	MemoryEntries int   `json:"memory_entries"`
+	// DiskFiles and DiskBytes were deleted from the data folder.
+	DiskFiles int   `json:"disk_files"`
+	DiskBytes int64 `json:"disk_bytes"`
+}
+
+// handleClearCache serves POST /api/cache/clear.
+func (h *Handler) handleClearCache(w http.ResponseWriter, r *http.Request) {
+	cb, ok := h.backend.(CacheBackend)
+	if !ok {
+		writeError(w, fmt.Errorf("%w: this process has no serving engine", ErrUnavailable))
+		return
+	}
+	body, err := cb.ClearPrefixCaches(r.Context())
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, body)
 }

@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/lmx-app/lmx/store/hub"
 )
@@ -25,6 +26,20 @@ type Status struct {
 	Downloads []hub.Progress `json:"downloads"`
 	// Demo is the demo model's install; nil until one is started.
 	Demo *DemoStatus `json:"demo,omitempty"`
+	// Notices are things this run had to do that the user should hear of
+	// once (a damaged database set aside and reset); empty when none.
+	Notices []Notice `json:"notices,omitempty"`
+}
+
+// Notice is one message for the user about this run.
+type Notice struct {
+	// Kind is "store_reset": the settings database was damaged, kept at
+	// Path and replaced by a fresh one.
+	Kind    string    `json:"kind"`
+	Message string    `json:"message"`
+	Time    time.Time `json:"time"`
+	// Path is the file the notice concerns (the damaged database kept).
+	Path string `json:"path,omitempty"`
 }
 
 // DemoStatus is the install of the demo model (POST /api/models/demo):

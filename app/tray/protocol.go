@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 )
 
@@ -20,10 +21,33 @@ type Status struct {
 	Running bool `json:"running"`
 	// URL is the server's base URL (shown and copied from the menu).
 	URL string `json:"url"`
-	// Model is the loaded model's id, "" when none.
-	Model string `json:"model,omitempty"`
+	// Port is the port the server listens on (0 while stopped).
+	Port int `json:"port,omitempty"`
+	// Models are the loaded models with the memory each holds, in the
+	// pool's order.
+	Models []Model `json:"models,omitempty"`
+	// MLXActiveBytes is MLX's active memory (0 without the runtime).
+	MLXActiveBytes int64 `json:"mlx_active_bytes,omitempty"`
 	// EngineError is set when the MLX runtime is unavailable.
 	EngineError string `json:"engine_error,omitempty"`
+	// ServerError is why the server last failed to start ("" if it did not).
+	ServerError string `json:"server_error,omitempty"`
+}
+
+// Model is one loaded model as the menu shows it.
+type Model struct {
+	ID string `json:"id"`
+	// Bytes is the memory the model's weights hold.
+	Bytes int64 `json:"bytes"`
+	// State is "loaded" or "loading" (and "unloading" while it goes).
+	State string `json:"state,omitempty"`
+}
+
+// Equal reports whether s and o show the same menu.
+func (s Status) Equal(o Status) bool {
+	return s.Running == o.Running && s.URL == o.URL && s.Port == o.Port &&
+		s.MLXActiveBytes == o.MLXActiveBytes && s.EngineError == o.EngineError &&
+		s.ServerError == o.ServerError && slices.Equal(s.Models, o.Models)
 }
 
 // Command is a menu action the child asks the parent to carry out.
@@ -34,8 +58,12 @@ const (
 	StartServer Command = "start_server"
 	StopServer  Command = "stop_server"
 	OpenWindow  Command = "open_window"
-	OpenChat    Command = "open_chat"
-	Quit        Command = "quit"
+	OpenChat    Command = "open_chat" // the window's Chat page, a new conversation
+	// CopyURL asks the parent to copy the endpoint URL: the child sends it
+	// only when it has no clipboard tool of its own (pbcopy, wl-copy, xclip,
+	// xsel).
+	CopyURL Command = "copy_url"
+	Quit    Command = "quit"
 )
 
 // Request is one line from the child to the parent.

@@ -13,7 +13,8 @@ func TestCodecRoundTrip(t *testing.T) {
 		name string
 		in   Status
 	}{
-		{"running", Status{Running: true, URL: "http://127.0.0.1:1235", Model: "mlx-community/Qwen3-0.6B-4bit"}},
+		{"running", Status{Running: true, URL: "http://127.0.0.1:1235", Port: 1235, MLXActiveBytes: 1 << 30,
+			Models: []Model{{ID: "mlx-community/Qwen3-0.6B-4bit", Bytes: 400 << 20, State: "loaded"}, {ID: "b", State: "loading"}}}},
 		{"stopped without engine", Status{EngineError: "libmlx not found\nsearched: /a, /b"}},
 		{"zero", Status{}},
 	}
@@ -27,7 +28,7 @@ func TestCodecRoundTrip(t *testing.T) {
 				t.Fatalf("encoded %q has %d newlines, want exactly one (JSON lines)", buf.String(), n)
 			}
 			got, err := NewDecoder[Status](&buf).Decode()
-			if err != nil || got != c.in {
+			if err != nil || !got.Equal(c.in) {
 				t.Fatalf("decoded %+v, %v; want %+v", got, err, c.in)
 			}
 		})
@@ -54,7 +55,7 @@ func TestCommandWireNames(t *testing.T) {
 	// so the wire names are fixed.
 	for cmd, wire := range map[Command]string{
 		StartServer: "start_server", StopServer: "stop_server",
-		OpenWindow: "open_window", OpenChat: "open_chat", Quit: "quit",
+		OpenWindow: "open_window", OpenChat: "open_chat", CopyURL: "copy_url", Quit: "quit",
 	} {
 		var buf bytes.Buffer
 		_ = NewEncoder[Request](&buf).Encode(Request{Command: cmd})

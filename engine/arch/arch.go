@@ -85,6 +85,17 @@ var registry = map[string]Arch{
 	"phi3":        {New: newPhi3, Sanitize: sanitizeLlama},
 }
 
+// register adds model types to the registry; an architecture's own file
+// calls it from init, so each file can be added without touching this one.
+func register(a Arch, modelTypes ...string) {
+	for _, t := range modelTypes {
+		if _, dup := registry[t]; dup {
+			panic("arch: model type " + t + " registered twice")
+		}
+		registry[t] = a
+	}
+}
+
 // Lookup returns the architecture for model_type, or an error listing the
 // supported ones.
 func Lookup(modelType string) (Arch, error) {

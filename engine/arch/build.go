@@ -46,7 +46,9 @@ type spec struct {
 	qkvBias     bool // biases on the q, k, v projections
 	oBias       bool
 	qkNorm      bool // per-head RMSNorm of queries and keys
-	gemma       bool // (1 + w) norms and the sandwich block layout
+	qkProjNorm  bool // RMSNorm of the whole q and k projections (OLMo 2/3)
+	offsetNorm  bool // Gemma's (1 + w) RMSNorms
+	layout      blockLayout
 	fusedQKV    bool
 	fusedGateUp bool
 	glu         func(gate, x *metal.Array) *metal.Array // gated activation
@@ -61,6 +63,19 @@ type spec struct {
 	// rope returns the rope settings of a sliding or full layer.
 	rope func(sliding bool) model.Rope
 }
+
+// blockLayout is where a decoder layer's norms sit.
+type blockLayout int
+
+const (
+	// preNorm: a norm before attention and one before the MLP (Llama).
+	preNorm blockLayout = iota
+	// sandwich: norms before and after both sub-layers (Gemma).
+	sandwich
+	// postNorm: a norm after each sub-layer, before its residual add, and
+	// none before (OLMo 2/3).
+	postNorm
+)
 
 // build assembles the decoder; weight problems surface through w.Err.
 func build(w *layer.Weights, s spec) (*Decoder, error) {
@@ -89,7 +104,7 @@ func build(w *layer.Weights, s spec) (*Decoder, error) {
 		return nil, fmt.Errorf("load %s weights: %w", c.ModelType, err)
 	}
 	d.arrays = append(w.Taken(), extra...)
-	if s.gemma {
+	if s.offsetNorm {
 		d.arrays = append(d.arrays, gemmaNormArrays(d)...)
 	}
 	return d, nil
@@ -118,10 +133,14 @@ func (s spec) block(w *layer.Weights, i int, rope *layer.RoPE, sliding bool) *Bl
 	} else {
 		b.MLP = s.mlp(w, p+".mlp", c.IntermediateSize)
 	}
-	b.InputLayernorm = s.norm(w, p+".input_layernorm", c.HiddenSize)
+	if s.layout != postNorm {
+		b.InputLayernorm = s.norm(w, p+".input_layernorm", c.HiddenSize)
+	}
 	b.PostAttentionLayernorm = s.norm(w, p+".post_attention_layernorm", c.HiddenSize)
-	if s.gemma {
+	if s.layout == sandwich {
 		b.PreFeedforwardLayernorm = s.norm(w, p+".pre_feedforward_layernorm", c.HiddenSize)
+	}
+	if s.layout != preNorm {
 		b.PostFeedforwardLayernorm = s.norm(w, p+".post_feedforward_layernorm", c.HiddenSize)
 	}
 	return b
@@ -147,6 +166,10 @@ func (s spec) attention(w *layer.Weights, p string, rope *layer.RoPE) *Attention
 		a.QNorm = s.norm(w, p+".q_norm", hd)
 		a.KNorm = s.norm(w, p+".k_norm", hd)
 	}
+	if s.qkProjNorm {
+		a.QProjNorm = s.norm(w, p+".q_norm", nh*hd)
+		a.KProjNorm = s.norm(w, p+".k_norm", nkv*hd)
+	}
 	return a
 }
 
@@ -163,20 +186,21 @@ func (s spec) mlp(w *layer.Weights, p string, hidden int) *MLP {
 	return m
 }
 
-// norm builds an RMSNorm (Gemma's 1 + w variant for Gemma).
+// norm builds an RMSNorm (Gemma's 1 + w variant with offsetNorm).
 func (s spec) norm(w *layer.Weights, p string, dim int) *layer.RMSNorm {
-	if s.gemma {
+	if s.offsetNorm {
 		return layer.NewOffsetRMSNorm(w, p, dim, s.cfg.RMSNormEps)
 	}
 	return layer.NewRMSNorm(w, p, dim, s.cfg.RMSNormEps)
 }
 
-// gemmaNormArrays lists the (1 + w) arrays Gemma's norms computed at load.
+// gemmaNormArrays lists the (1 + w) arrays offset norms computed at load.
 func gemmaNormArrays(d *Decoder) []*metal.Array {
 	out := []*metal.Array{d.Norm.Weight}
 	for _, b := range d.Layers {
 		for _, n := range []*layer.RMSNorm{b.InputLayernorm, b.PostAttentionLayernorm,
-			b.PreFeedforwardLayernorm, b.PostFeedforwardLayernorm, b.SelfAttn.QNorm, b.SelfAttn.KNorm} {
+			b.PreFeedforwardLayernorm, b.PostFeedforwardLayernorm, b.SelfAttn.QNorm, b.SelfAttn.KNorm,
+			b.SelfAttn.QProjNorm, b.SelfAttn.KProjNorm} {
 			if n != nil {
 				out = append(out, n.Weight)
 			}

@@ -22,11 +22,18 @@ type Attention struct {
 	// QKVProj replaces q/k/v projections when the checkpoint fuses them (phi3).
 	QKVProj      *layer.Linear
 	QNorm, KNorm *layer.RMSNorm
-	NHeads       int
-	NKVHeads     int
-	HeadDim      int
-	Scale        float64
-	Rope         *layer.RoPE
+	// QProjNorm and KProjNorm normalize the whole q and k projections,
+	// before the split into heads (OLMo 2/3), where QNorm / KNorm are per head.
+	QProjNorm, KProjNorm *layer.RMSNorm
+	// QueryScale, when set, returns factors [B, 1, L, 1] (float32) the roped
+	// queries are multiplied by, from the per-sequence offsets and the number
+	// of new positions (Ministral 3's llama-4 attention temperature).
+	QueryScale func(offsets *metal.Array, l int) *metal.Array
+	NHeads     int
+	NKVHeads   int
+	HeadDim    int
+	Scale      float64
+	Rope       *layer.RoPE
 }
 
 // Forward attends x [B, L, H] with mask, appending to c (may be nil);
@@ -34,10 +41,18 @@ type Attention struct {
 func (a *Attention) Forward(x *metal.Array, mask cache.Mask, c cache.Cache, offsets *metal.Array) *metal.Array {
 	b, l := x.Dim(0), x.Dim(1)
 	q, k, v := a.project(x)
+	if a.QProjNorm != nil {
+		q, k = a.QProjNorm.Forward(q), a.KProjNorm.Forward(k)
+	}
 	q = a.heads(q, b, l, a.NHeads, a.QNorm)
 	k = a.heads(k, b, l, a.NKVHeads, a.KNorm)
 	v = a.heads(v, b, l, a.NKVHeads, nil)
-	q, k = a.Rope.Apply(q, offsets), a.Rope.Apply(k, offsets)
+	if a.Rope != nil { // nil: a layer without positions (SmolLM3's NoPE layers)
+		q, k = a.Rope.Apply(q, offsets), a.Rope.Apply(k, offsets)
+	}
+	if a.QueryScale != nil {
+		q = metal.Mul(q, metal.Astype(a.QueryScale(offsets, l), q.Dtype()))
+	}
 	out := cache.Attention(c, q, k, v, a.Scale, mask)
 	if l > 1 {
 		out = metal.Transpose(out, 0, 2, 1, 3)
@@ -96,9 +111,12 @@ func (m *MLP) Forward(x *metal.Array) *metal.Array {
 	return m.DownProj.Forward(m.GLU(gate, up))
 }
 
-// Block is one decoder layer. With PreFeedforwardNorm set it is Gemma's
-// sandwich layout (norms before and after both sub-layers), else the
-// pre-norm layout of Llama.
+// Block is one decoder layer. With PostFeedforwardLayernorm set, each
+// sub-layer's output is normalized before the residual add: with the input
+// and pre-feedforward norms too it is Gemma's sandwich layout, without them
+// (nil) OLMo's post-norm layout. Otherwise it is the pre-norm layout of
+// Llama (InputLayernorm before attention, PostAttentionLayernorm before the
+// MLP).
 type Block struct {
 	SelfAttn                 *Attention
 	MLP                      FeedForward
@@ -112,14 +130,22 @@ type Block struct {
 
 // Forward applies the layer.
 func (b *Block) Forward(x *metal.Array, mask cache.Mask, c cache.Cache, offsets *metal.Array) *metal.Array {
-	r := b.SelfAttn.Forward(b.InputLayernorm.Forward(x), mask, c, offsets)
-	if b.PreFeedforwardLayernorm == nil {
+	r := b.SelfAttn.Forward(maybeNorm(b.InputLayernorm, x), mask, c, offsets)
+	if b.PostFeedforwardLayernorm == nil {
 		h := metal.Add(x, r)
 		return metal.Add(h, b.MLP.Forward(b.PostAttentionLayernorm.Forward(h)))
 	}
 	h := metal.Add(x, b.PostAttentionLayernorm.Forward(r))
-	r = b.MLP.Forward(b.PreFeedforwardLayernorm.Forward(h))
+	r = b.MLP.Forward(maybeNorm(b.PreFeedforwardLayernorm, h))
 	return metal.Add(h, b.PostFeedforwardLayernorm.Forward(r))
+}
+
+// maybeNorm applies n to x, or returns x when n is nil.
+func maybeNorm(n *layer.RMSNorm, x *metal.Array) *metal.Array {
+	if n == nil {
+		return x
+	}
+	return n.Forward(x)
 }
 
 // Decoder is the decoder-only transformer every supported architecture is:

@@ -1,37 +1,26 @@
 package arch
 
 import (
-	"github.com/lmx-app/lmx/internal/mlxtest"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/lmx-app/lmx/engine/cache"
+	"github.com/lmx-app/lmx/engine/model"
+	"github.com/lmx-app/lmx/internal/mlxtest"
 	"github.com/lmx-app/lmx/internal/testutil"
 	"github.com/lmx-app/lmx/metal"
 )
 
-// fixtureModels lists every folder of fixtures/models except the named ones.
+// fixtureModels lists every model fixture folder (the shared fixtures'
+// models/ first, then the repository's testdata/models/ folders, such as
+// engine/arch/testdata/models written by testdata/gen_fixtures.py) except
+// the named ones.
 func fixtureModels(t *testing.T, except ...string) []string {
-	root := filepath.Join(testutil.Fixtures(t), "models")
-	entries, err := os.ReadDir(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var dirs []string
-next:
-	for _, e := range entries {
-		for _, x := range except {
-			if e.Name() == x {
-				continue next
-			}
-		}
-		if e.IsDir() {
-			dirs = append(dirs, filepath.Join(root, e.Name()))
-		}
-	}
-	return dirs
+	return testutil.ModelFixtures(t, except...)
 }
 
 // reference holds a fixture's reference.safetensors read back to Go values.
@@ -79,15 +68,11 @@ func loadModel(t *testing.T, dir string) Model {
 	return m
 }
 
-// relErr is ‖a−b‖/‖b‖.
+// relErr is ‖a−b‖/‖b‖, +Inf for anything that is not a real comparison
+// (NaN or Inf on either side, lengths that differ, a missing reference), so
+// that every "relErr(...) > limit" fails on it.
 func relErr(a []float32, b []float32) float64 {
-	var num, den float64
-	for i := range b {
-		d := float64(a[i]) - float64(b[i])
-		num += d * d
-		den += float64(b[i]) * float64(b[i])
-	}
-	return math.Sqrt(num / den)
+	return testutil.RelErr(a, b)
 }
 
 // logitsOf runs ids through m in one pass (no cache) and reads [L, V] back.
@@ -130,22 +115,122 @@ func setCompile(t *testing.T, enabled bool) {
 
 // checkLogits compares m's logits for the three reference prompts.
 func checkLogits(t *testing.T, m Model, ref *reference) {
+	for _, msg := range logitsMismatches(t, m, ref) {
+		t.Error(msg)
+	}
+}
+
+// logitsMismatches runs the three reference prompts through m and returns
+// one message per prompt whose logits are not within 1e-4 relative error
+// of the reference (none when all agree).
+func logitsMismatches(t *testing.T, m Model, ref *reference) []string {
+	var bad []string
 	for i := range 3 {
 		ids := ref.ints[name("input_ids", i)]
 		want := ref.floats[name("logits", i)]
 		got := logitsOf(t, m, ids, nil)
-		if len(got) != len(want) {
-			t.Fatalf("prompt %d: %d logits, want %d", i, len(got), len(want))
-		}
 		e := relErr(got, want)
 		t.Logf("prompt %d (%d tokens): relative error %.2g", i, len(ids), e)
-		if e > 1e-4 {
-			t.Errorf("prompt %d (%d tokens): relative error %.3g > 1e-4", i, len(ids), e)
+		if !(e <= 1e-4) {
+			bad = append(bad, fmt.Sprintf("prompt %d (%d tokens, %d logits, want %d): relative error %.3g > 1e-4", i, len(ids), len(got), len(want), e))
 		}
 	}
+	return bad
 }
 
 // name is prefix_i.
 func name(prefix string, i int) string {
 	return prefix + "_" + string(rune('0'+i))
+}
+
+// TestFixtureGreedy decodes greedy_prompt token by token through the
+// model's own caches and checks the 20 tokens against the reference's
+// greedy_tokens (transformers' greedy decoding through its KV cache).
+func TestFixtureGreedy(t *testing.T) {
+	mlxtest.Require(t)
+	for _, dir := range fixtureModels(t, "stories260k") {
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			m := loadModel(t, dir)
+			ref := readReference(t, dir)
+			prompt, want := ref.ints["greedy_prompt"], ref.ints["greedy_tokens"]
+			if len(prompt) == 0 || len(want) == 0 {
+				t.Fatalf("reference has %d prompt and %d greedy tokens", len(prompt), len(want))
+			}
+			caches, err := newCaches(t, m, CacheOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := make([]int32, 0, len(want))
+			logits := logitsOf(t, m, prompt, caches)
+			vocab := len(logits) / len(prompt)
+			for range want {
+				next := argmaxLast(logits, vocab)
+				got = append(got, next)
+				logits = logitsOf(t, m, []int32{next}, caches)
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("greedy tokens\n%v\nwant\n%v", got, want)
+			}
+		})
+	}
+}
+
+// argmaxLast is the argmax of the last row of [L, vocab] logits.
+func argmaxLast(logits []float32, vocab int) int32 {
+	row := logits[len(logits)-vocab:]
+	best := 0
+	for i, v := range row {
+		if v > row[best] {
+			best = i
+		}
+	}
+	return int32(best)
+}
+
+// TestNaNForwardFails puts one NaN into a fixture's q_proj weight: the
+// logits then hold NaNs, and the fixture comparison must report every
+// prompt as failing (a NaN relative error compared with "> limit" would
+// have passed).
+func TestNaNForwardFails(t *testing.T) {
+	mlxtest.Require(t)
+	dir := filepath.Join(fixtureModels(t)[0], "..", "llama")
+	ref := readReference(t, dir)
+	var m Model
+	mlxtest.Do(t, func() error {
+		cfg, err := model.ReadConfig(dir)
+		if err != nil {
+			return err
+		}
+		metal.Scope(func() {
+			var weights map[string]*metal.Array
+			if weights, _, err = metal.LoadSafetensors(filepath.Join(dir, "model.safetensors")); err != nil {
+				return
+			}
+			const name = "model.layers.0.self_attn.q_proj.weight"
+			w, ok := weights[name]
+			if !ok {
+				err = fmt.Errorf("no %s", name)
+				return
+			}
+			var vals []float32
+			if vals, err = metal.Astype(w, metal.Float32).Float32s(); err != nil {
+				return
+			}
+			vals[len(vals)/2] = float32(math.NaN())
+			weights[name] = metal.Astype(metal.FromFloat32(vals, w.Shape()...), w.Dtype())
+			m, err = buildEval(cfg, weights)
+		})
+		return err
+	})
+	t.Cleanup(func() { mlxtest.Do(t, func() error { FreeModel(m); return nil }) })
+	got := logitsOf(t, m, ref.ints["input_ids_2"], nil)
+	if !slices.ContainsFunc(got, func(v float32) bool { return math.IsNaN(float64(v)) }) {
+		t.Fatal("a NaN weight gave no NaN logits: the test does not test the comparison")
+	}
+	if e := relErr(got, ref.floats["logits_2"]); !math.IsInf(e, 1) {
+		t.Errorf("relErr of NaN logits is %g, want +Inf", e)
+	}
+	if bad := logitsMismatches(t, m, ref); len(bad) != 3 {
+		t.Errorf("the comparison reported %d failing prompts of 3 for a NaN forward pass: %q", len(bad), bad)
+	}
 }

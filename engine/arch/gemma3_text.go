@@ -44,7 +44,7 @@ func newGemma3Text(raw *model.Config, w *layer.Weights) (Model, error) {
 		return nil, err
 	}
 	s := spec{
-		cfg: c, qkNorm: true, gemma: true, glu: metal.GeGLU,
+		cfg: c, qkNorm: true, offsetNorm: true, layout: sandwich, glu: metal.GeGLU,
 		scale:      1 / math.Sqrt(args.QueryPreAttnScalar),
 		embedScale: gemma3EmbedScale(c.HiddenSize),
 		tie:        !w.Has("lm_head.weight"),

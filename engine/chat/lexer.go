@@ -169,7 +169,7 @@ func nextTagOpen(s string, from int) int {
 
 // markerAt returns the whitespace-control marker ('-' or '+') at s[i], or 0.
 func markerAt(s string, i int) byte {
-	if i < len(s) && (s[i] == '-' || s[i] == '+') {
+	if i >= 0 && i < len(s) && (s[i] == '-' || s[i] == '+') {
 		return s[i]
 	}
 	return 0

@@ -117,6 +117,7 @@ func (t *Template) variables(messages, tools any, addGenerationPrompt bool, kwar
 		"eos_token":             jinja.NewString(t.eos),
 		"raise_exception":       jinja.NewCallable("raise_exception", raiseException),
 		"strftime_now":          jinja.NewCallable("strftime_now", strftimeNow),
+		"range":                 jinja.NewCallable("range", boundedRange),
 		hfToJSONName:            jinja.NewCallable(hfToJSONName, hfToJSON),
 		pyStrName:               jinja.NewCallable(pyStrName, pyStrFilter),
 		titleName:               jinja.NewCallable(titleName, titleFilter),
@@ -140,6 +141,54 @@ func raiseException(args []jinja.Value, _ map[string]jinja.Value) (jinja.Value, 
 		msg = args[0].String()
 	}
 	return jinja.Undefined(), fmt.Errorf("%w: %s", ErrTemplate, msg)
+}
+
+// maxRangeItems bounds range(): the library's range builds the whole list,
+// so a model file's template with range(10**10) would exhaust memory. Real
+// templates range over messages.
+const maxRangeItems = 1 << 16
+
+// boundedRange is Jinja's range(stop) / range(start, stop[, step]) that
+// refuses more than maxRangeItems items before building the list.
+func boundedRange(args []jinja.Value, _ map[string]jinja.Value) (jinja.Value, error) {
+	if len(args) < 1 || len(args) > 3 {
+		return jinja.Undefined(), fmt.Errorf("range: expected 1-3 arguments, got %d", len(args))
+	}
+	n := make([]int64, len(args))
+	for i, a := range args {
+		switch {
+		case a.IsInt():
+			n[i] = a.AsInt()
+		case a.IsBool() && a.AsBool():
+			n[i] = 1
+		case !a.IsBool():
+			return jinja.Undefined(), fmt.Errorf("range: argument %d is not an integer", i+1)
+		}
+	}
+	start, stop, step := int64(0), n[0], int64(1)
+	if len(n) > 1 {
+		start, stop = n[0], n[1]
+	}
+	if len(n) > 2 {
+		step = n[2]
+	}
+	var count uint64
+	switch {
+	case step == 0:
+		return jinja.Undefined(), fmt.Errorf("range: step must not be zero")
+	case step > 0 && stop > start:
+		count = (uint64(stop)-uint64(start)-1)/uint64(step) + 1
+	case step < 0 && stop < start:
+		count = (uint64(start)-uint64(stop)-1)/(uint64(-(step+1))+1) + 1
+	}
+	if count > maxRangeItems {
+		return jinja.Undefined(), fmt.Errorf("%w: range of %d items (at most %d)", ErrTemplate, count, maxRangeItems)
+	}
+	items := make([]jinja.Value, count)
+	for i := range items {
+		items[i] = jinja.NewInt(start + int64(i)*step)
+	}
+	return jinja.NewList(items), nil
 }
 
 // strftimeNow is Hugging Face's strftime_now global: the local time now,

@@ -50,9 +50,11 @@ type Options struct {
 type Result struct {
 	// Shards are the safetensors files written, in order.
 	Shards []string
-	// Quantized lists the modules quantized; Skipped the quantizable ones
+	// Quantized lists the modules quantized, named as written (with the
+	// architecture's SavePrefix); Skipped the quantizable ones
 	// left in float because their input width is not a multiple of the
-	// group size (mlx-lm's rule).
+	// group size (mlx-lm's rule) or of the module's own group size (a
+	// per-module override).
 	Quantized, Skipped []string
 	// TotalBytes and TotalParams are the index metadata.
 	TotalBytes, TotalParams int64

@@ -15,11 +15,11 @@ import (
 	"testing"
 
 	"github.com/lmx-app/lmx/engine"
-	"github.com/lmx-app/lmx/engine/bench"
 	"github.com/lmx-app/lmx/engine/generate"
 	"github.com/lmx-app/lmx/engine/layer"
 	"github.com/lmx-app/lmx/engine/model"
 	"github.com/lmx-app/lmx/internal/mlxtest"
+	"github.com/lmx-app/lmx/internal/testutil"
 	"github.com/lmx-app/lmx/metal"
 )
 
@@ -205,14 +205,14 @@ func TestShardedOutputLoadsEverywhere(t *testing.T) {
 	ref := reference(t, filepath.Join(src, "reference.safetensors"))
 	ids := ints(t, ref, "input_ids_2")
 	got, want := logits(t, sharded, ids)[0], logits(t, whole, ids)[0]
-	if e := bench.RelError(got, want); e != 0 {
+	if e := testutil.RelErr(got, want); e != 0 {
 		t.Errorf("sharded vs single-file logits: relative error %.3g, want identical", e)
 	}
 	out := filepath.Join(t.TempDir(), "mlx_lm.safetensors")
 	if err := python(t).Logits(context.Background(), sharded, out, 0, ids); err != nil {
 		t.Fatalf("mlx_lm on the sharded folder: %v", err)
 	}
-	if e := bench.RelError(got, floats(t, reference(t, out), "logits_0")); e > 1e-3 {
+	if e := testutil.RelErr(got, floats(t, reference(t, out), "logits_0")); e > 1e-3 {
 		t.Errorf("LMX vs mlx_lm on the sharded folder: relative error %.3g > 1e-3", e)
 	}
 }
@@ -237,7 +237,7 @@ func TestDtypeCast(t *testing.T) {
 					t.Errorf("%s is %s, want %s", name, info.Dtype, tt.st)
 				}
 			}
-			if e := bench.RelError(logits(t, dst, ids)[0], want); e > 0.05 {
+			if e := testutil.RelErr(logits(t, dst, ids)[0], want); e > 0.05 {
 				t.Errorf("relative error %.3g > 0.05 against the float32 reference", e)
 			}
 		})
@@ -288,6 +288,69 @@ func TestMoERouterKeepsEightBits(t *testing.T) {
 	}
 	if o := string(cfg.Quantization[gate]); !strings.Contains(o, `"bits": 8`) || !strings.Contains(o, `"group_size": 64`) {
 		t.Errorf("config override for %s = %s, want bits 8, group 64", gate, o)
+	}
+}
+
+// TestMoERouterLeftFloatOnIndivisibleOverride converts the transformers
+// fixture qwen3_moe_h96 (hidden 96) at 4 bits, group 32: every module of
+// width 96 is quantized, but the router's own parameters (8 bits, group 64)
+// do not divide 96, so it must stay in float with no config entry, as a
+// module the main group size does not divide does. The folder must load in
+// LMX and agree with mlx_lm on it (1e-3) and with transformers' float
+// logits within the 4-bit bound.
+func TestMoERouterLeftFloatOnIndivisibleOverride(t *testing.T) {
+	mlxtest.Require(t)
+	src := fixture(t, "qwen3_moe_h96")
+	qc := quantCase{bits: 4, group: 32, maxRelErr: 0.8}
+	dst, res := convert(t, src, Options{Quantize: true, Bits: qc.bits, GroupSize: qc.group})
+	tensors := headers(t, dst)
+	for _, gate := range []string{"model.layers.0.mlp.gate", "model.layers.1.mlp.gate"} {
+		if !slices.Contains(res.Skipped, gate) || slices.Contains(res.Quantized, gate) {
+			t.Errorf("router %s: skipped %v, quantized %v; want it left in float", gate, res.Skipped, res.Quantized)
+		}
+		if w := tensors[gate+".weight"]; w.Dtype != "F32" || !slices.Equal(w.Shape, []int{4, 96}) {
+			t.Errorf("router weight %s %v, want F32 [4 96]", w.Dtype, w.Shape)
+		}
+		if _, ok := tensors[gate+".scales"]; ok {
+			t.Errorf("router %s has scales", gate)
+		}
+	}
+	if !slices.Contains(res.Quantized, "model.layers.0.self_attn.q_proj") {
+		t.Errorf("q_proj (width 96, group 32) not quantized: %v", res.Quantized)
+	}
+	var cfg struct {
+		Quantization map[string]json.RawMessage `json:"quantization"`
+	}
+	data, err := os.ReadFile(filepath.Join(dst, "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(data, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	for name := range cfg.Quantization {
+		if strings.HasSuffix(name, "mlp.gate") {
+			t.Errorf("config has a quantization entry for the float router %s", name)
+		}
+	}
+	py := python(t)
+	ref := reference(t, filepath.Join(src, "reference.safetensors"))
+	ids, want := refPrompts(t, ref)
+	mlx := mlxLogits(t, py, dst, src, ids)
+	if mlx == nil {
+		t.Fatal("mlx_lm could not run the converted folder")
+	}
+	got := logits(t, dst, ids...)
+	for i := range ids {
+		rel := testutil.RelErr(got[i], want[i])
+		vsMLX := testutil.RelErr(got[i], floats(t, mlx, fmt.Sprintf("logits_%d", i)))
+		t.Logf("prompt %d: vs transformers float %.4f, vs mlx_lm on the same folder %.2g", i, rel, vsMLX)
+		if rel > qc.maxRelErr || rel == 0 {
+			t.Errorf("prompt %d: relative error %.4g vs the float reference, want in (0, %g]", i, rel, qc.maxRelErr)
+		}
+		if vsMLX > 1e-3 {
+			t.Errorf("prompt %d: LMX vs mlx_lm on the same folder: relative error %.3g > 1e-3", i, vsMLX)
+		}
 	}
 }
 

@@ -2,7 +2,6 @@ package convert
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"testing"
 
@@ -24,28 +23,22 @@ func python(t testing.TB) bench.Python {
 	return bench.Python{Interpreter: py, Root: testutil.RepoRoot(t)}
 }
 
-// fixtureModels lists every folder of fixtures/models.
+// fixtureModels lists every model fixture folder: the shared fixtures'
+// models/ and the repository's testdata/models/ folders.
 func fixtureModels(t *testing.T) []string {
-	root := filepath.Join(testutil.Fixtures(t), "models")
-	entries, err := os.ReadDir(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var dirs []string
-	for _, e := range entries {
-		if e.IsDir() {
-			dirs = append(dirs, filepath.Join(root, e.Name()))
-		}
-	}
-	if len(dirs) == 0 {
-		t.Fatalf("no fixture models in %s", root)
-	}
-	return dirs
+	return testutil.ModelFixtures(t)
 }
 
-// fixture returns the folder of one fixture model.
+// fixture returns the folder of one fixture model, shared or the
+// repository's own (engine/arch/testdata/models).
 func fixture(t *testing.T, name string) string {
-	return filepath.Join(testutil.Fixtures(t), "models", name)
+	for _, dir := range testutil.ModelFixtures(t) {
+		if filepath.Base(dir) == name {
+			return dir
+		}
+	}
+	t.Fatalf("no fixture model %q", name)
+	return ""
 }
 
 // convert runs Convert into a fresh folder under the test's temp dir.

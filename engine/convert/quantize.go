@@ -79,7 +79,8 @@ func castFloats(weights map[string]*metal.Array, dt metal.Dtype) {
 }
 
 // quantize replaces the weight of each quantizable module whose input width
-// is a multiple of the group size by its packed weight, scales and biases,
+// is a multiple of the group size (the main one and the module's own) by its
+// packed weight, scales and biases,
 // as mlx-lm's quantize_model; the architecture's predicate may choose other
 // parameters for a module, which the config then records.
 func (s *source) quantize(weights map[string]*metal.Array, modules []string, opts Options,
@@ -91,16 +92,23 @@ func (s *source) quantize(weights map[string]*metal.Array, modules []string, opt
 			continue
 		}
 		seen[m] = true
-		if w.Dim(-1)%opts.GroupSize != 0 {
-			res.Skipped = append(res.Skipped, m)
-			continue
-		}
 		p := model.QuantParams{GroupSize: opts.GroupSize, Bits: opts.Bits, Mode: opts.Mode}
+		override := false
 		if s.arch.Quant != nil {
 			if o := s.arch.Quant(m); o != nil {
-				p = *o
-				config[s.arch.SavePrefix+m] = map[string]any{"group_size": p.GroupSize, "bits": p.Bits, "mode": p.Mode}
+				p, override = *o, true
 			}
+		}
+		// A width that is no multiple of the main group size, or of the
+		// module's own (an 8-bit group-64 MoE router on a hidden size of
+		// 96), leaves the module in float, with no config entry: loaders
+		// then find no scales and read it as float.
+		if w.Dim(-1)%opts.GroupSize != 0 || w.Dim(-1)%p.GroupSize != 0 {
+			res.Skipped = append(res.Skipped, s.arch.SavePrefix+m)
+			continue
+		}
+		if override {
+			config[s.arch.SavePrefix+m] = map[string]any{"group_size": p.GroupSize, "bits": p.Bits, "mode": p.Mode}
 		}
 		wq, scales, biases := metal.Quantize(w, p.GroupSize, p.Bits, p.Mode)
 		if err := metal.Err(); err != nil {
@@ -110,7 +118,7 @@ func (s *source) quantize(weights map[string]*metal.Array, modules []string, opt
 		if biases != nil {
 			weights[m+".biases"] = biases
 		}
-		res.Quantized = append(res.Quantized, m)
+		res.Quantized = append(res.Quantized, s.arch.SavePrefix+m)
 	}
 	return nil
 }

@@ -1,17 +1,21 @@
 package convert
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/lmx-app/lmx/engine/bench"
 	"github.com/lmx-app/lmx/internal/mlxtest"
+	"github.com/lmx-app/lmx/internal/testutil"
 )
 
 // quantCase is one quantization setting with the bounds a correct quantizer
@@ -75,6 +79,12 @@ func checkQuantized(t *testing.T, py bench.Python, src string, qc quantCase) {
 	if len(res.Skipped) > 0 {
 		t.Logf("left in float (input width not a multiple of %d): %v", qc.group, res.Skipped)
 	}
+	checkSkipped(t, dst, res, qc)
+	if len(res.Quantized) == 0 {
+		// The repository's fixtures of hidden 48 / 96 have no width group
+		// 64 divides; checkSkipped verified each module's width.
+		t.Skipf("no module of %s has a width divisible by %d: nothing to quantize", filepath.Base(src), qc.group)
+	}
 	checkPacked(t, dst, res, qc)
 	ref := reference(t, filepath.Join(src, "reference.safetensors"))
 	ids, want := refPrompts(t, ref)
@@ -82,21 +92,80 @@ func checkQuantized(t *testing.T, py bench.Python, src string, qc quantCase) {
 	got := logits(t, dst, ids...)
 	vocab := len(want[0]) / len(ids[0])
 	for i := range ids {
-		rel, top1 := bench.RelError(got[i], want[i]), top1Agreement(got[i], want[i], vocab)
+		rel, top1 := testutil.RelErr(got[i], want[i]), top1Agreement(got[i], want[i], vocab)
 		vsMLX := 0.0
 		if mlx != nil {
-			vsMLX = bench.RelError(got[i], floats(t, mlx, fmt.Sprintf("logits_%d", i)))
+			vsMLX = testutil.RelErr(got[i], floats(t, mlx, fmt.Sprintf("logits_%d", i)))
 		}
 		t.Logf("prompt %d (%d tokens): vs float reference relative error %.4f, top-1 agreement %.2f; vs mlx_lm %.2g",
 			i, len(ids[i]), rel, top1, vsMLX)
-		if rel > qc.maxRelErr || rel == 0 {
-			t.Errorf("prompt %d: relative error %.4g, want in (0, %g]", i, rel, qc.maxRelErr)
+		if rel == 0 {
+			t.Errorf("prompt %d: relative error 0: nothing was quantized", i)
 		}
-		if top1 < qc.minTop1 {
-			t.Errorf("prompt %d: top-1 agreement %.2f < %.2f", i, top1, qc.minTop1)
+		if rel > qc.maxRelErr || top1 < qc.minTop1 {
+			// Past the bound, the converter is cleared only if mlx_lm's own
+			// converter writes the very same bytes for this model and
+			// LMX agrees with mlx_lm on them: then it is this quantization
+			// of this model that moves its logits (an MoE router whose
+			// top-k choice is a near-tie flips), not LMX.
+			if mlx == nil || vsMLX > 1e-3 || !sameAsMLXLMConversion(t, py, src, qc) {
+				t.Errorf("prompt %d: relative error %.4g (bound %g), top-1 agreement %.2f (bound %.2f)", i, rel, qc.maxRelErr, top1, qc.minTop1)
+			} else {
+				t.Logf("prompt %d: past the float bound (%.4g > %g or top-1 %.2f < %.2f), but mlx_lm's converter writes the same bytes and LMX agrees with mlx_lm on them (%.2g): the quantization itself moves this model",
+					i, rel, qc.maxRelErr, top1, qc.minTop1, vsMLX)
+			}
 		}
 		if vsMLX > 1e-3 {
-			t.Errorf("prompt %d: LMX vs mlx_lm on the same quantized folder: relative error %.3g > 1e-3", i, vsMLX)
+			// Where mlx_lm itself departs from transformers on the float
+			// model (Gemma 3 rounds √hidden to bfloat16 for float32 weights;
+			// LMX follows transformers), that departure is allowed on top.
+			dev := mlxFloatDeviation(t, py, src, ids[i], want[i])
+			if vsMLX > 1e-3+dev {
+				t.Errorf("prompt %d: LMX vs mlx_lm on the same quantized folder: relative error %.3g > 1e-3 + %.3g (mlx_lm's own float error)", i, vsMLX, dev)
+			}
+		}
+	}
+}
+
+// mlxFloatDeviation is mlx_lm's relative error against the transformers
+// reference on the float model (src copied by Convert unquantized, so that
+// the config carries the fields mlx_lm reads) for one prompt; it fails the
+// test above 1e-2 (then mlx_lm is no reference for this model at all).
+func mlxFloatDeviation(t *testing.T, py bench.Python, src string, ids []int32, want []float32) float64 {
+	float, _ := convert(t, src, Options{})
+	out := filepath.Join(t.TempDir(), "mlx_lm_float.safetensors")
+	if err := py.Logits(context.Background(), float, out, 0, ids); err != nil {
+		t.Fatalf("mlx_lm on the float source: %v", err)
+	}
+	dev := testutil.RelErr(floats(t, reference(t, out), "logits_0"), want)
+	t.Logf("mlx_lm on the float source: relative error %.3g against transformers", dev)
+	if dev > 1e-2 {
+		t.Fatalf("mlx_lm departs from transformers by %.3g on the float source", dev)
+	}
+	return dev
+}
+
+// checkSkipped verifies Convert's claim about each module it left in float:
+// its width (the converted folder's float weight) is not a multiple of the
+// group size, or of the module's own group size (the MoE router's 64).
+func checkSkipped(t *testing.T, dir string, res *Result, qc quantCase) {
+	tensors := headers(t, dir)
+	for _, m := range res.Skipped {
+		w, ok := tensors[m+".weight"]
+		if !ok {
+			w, ok = tensors["language_model."+m+".weight"]
+		}
+		if !ok || len(w.Shape) == 0 || w.Dtype == "U32" {
+			t.Errorf("%s: left in float but its weight is %s %v", m, w.Dtype, w.Shape)
+			continue
+		}
+		width := w.Shape[len(w.Shape)-1]
+		own := qc.group
+		if o := archQuant(t, dir, m); o != nil {
+			own = o.GroupSize
+		}
+		if width%qc.group == 0 && width%own == 0 {
+			t.Errorf("%s: left in float though its width %d is a multiple of %d", m, width, qc.group)
 		}
 	}
 }
@@ -140,7 +209,7 @@ func checkPacked(t *testing.T, dir string, res *Result, qc quantCase) {
 			continue
 		}
 		in := s.Shape[len(s.Shape)-1] * qc.group
-		if strings.HasSuffix(m, "mlp.gate") {
+		if archQuant(t, dir, m) != nil {
 			continue // the MoE router keeps its own 8-bit, group-64 setting
 		}
 		if got := w.Shape[len(w.Shape)-1] * 32 / qc.bits; got != in {
@@ -159,4 +228,32 @@ func checkPacked(t *testing.T, dir string, res *Result, qc quantCase) {
 	if q := string(cfg["quantization"]); !strings.Contains(q, want) || q != string(cfg["quantization_config"]) {
 		t.Errorf("config quantization %s / quantization_config %s: want both with %s", q, cfg["quantization_config"], want)
 	}
+}
+
+// sameAsMLXLMConversion converts src to float with LMX (mlx_lm's layout),
+// quantizes that with mlx_lm's own converter and with LMX's at qc, and
+// reports whether both wrote the same tensors byte for byte.
+func sameAsMLXLMConversion(t *testing.T, py bench.Python, src string, qc quantCase) bool {
+	t.Helper()
+	float, _ := convert(t, withTokenizer(t, src), Options{})
+	dst := filepath.Join(t.TempDir(), "mlx_lm")
+	cmd := exec.Command(py.Interpreter, "-m", "mlx_lm", "convert", "--hf-path", float, "--mlx-path", dst,
+		"-q", "--q-bits", strconv.Itoa(qc.bits), "--q-group-size", strconv.Itoa(qc.group))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Logf("mlx_lm cannot convert %s at %d bits, group %d: %v\n%s", filepath.Base(src), qc.bits, qc.group, err, out)
+		return false
+	}
+	ours, _ := convert(t, float, Options{Quantize: true, Bits: qc.bits, GroupSize: qc.group})
+	a, b := tensorBytes(t, ours), tensorBytes(t, dst)
+	if len(a) == 0 || len(a) != len(b) {
+		t.Logf("LMX wrote %d tensors, mlx_lm %d", len(a), len(b))
+		return false
+	}
+	for name, data := range a {
+		if !bytes.Equal(data, b[name]) {
+			t.Logf("%s: LMX and mlx_lm wrote different bytes", name)
+			return false
+		}
+	}
+	return true
 }

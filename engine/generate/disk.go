@@ -392,6 +392,22 @@ func (d *DiskCache) enforce() {
 	}
 }
 
+// Clear deletes this model's indexed files and empties the index, returning
+// how many files and bytes went. MLX thread only, like the rest (run it
+// through metal.Do).
+func (d *DiskCache) Clear() (files int, bytes int64) {
+	for path, f := range d.files {
+		if err := os.Remove(path); err == nil || errors.Is(err, os.ErrNotExist) {
+			files++
+			bytes += f.size
+		} else {
+			d.logf("prefix cache: could not remove %s: %v", path, err)
+		}
+		delete(d.files, path)
+	}
+	return files, bytes
+}
+
 // stats returns the counters.
 func (d *DiskCache) stats() DiskStats {
 	st := d.st

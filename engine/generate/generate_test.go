@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"github.com/lmx-app/lmx/internal/mlxtest"
-	"os"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -28,10 +27,14 @@ func modelsDir(t testing.TB) string {
 	return filepath.Join(testutil.Fixtures(t), "models")
 }
 
-// loadFixture loads fixtures/models/<name> and its reference.
+// loadFixture loads fixtures/models/<name> (or the fixture folder name,
+// when it is a path) and its reference.
 func loadFixture(t testing.TB, name string) *fixture {
 	mlxtest.Require(t)
-	dir := filepath.Join(modelsDir(t), name)
+	dir := name
+	if !filepath.IsAbs(dir) {
+		dir = filepath.Join(modelsDir(t), name)
+	}
 	f := &fixture{ints: map[string][]int32{}, logit: map[string][]float32{}}
 	mlxtest.Do(t, func() error {
 		m, cfg, err := arch.Load(dir)
@@ -71,16 +74,10 @@ func (f *fixture) generate(t *testing.T, req Request, fn Callback) *Result {
 }
 
 func TestGreedyFixtures(t *testing.T) {
-	entries, err := os.ReadDir(modelsDir(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range entries {
-		if !e.IsDir() || e.Name() == "stories260k" {
-			continue
-		}
-		t.Run(e.Name(), func(t *testing.T) {
-			f := loadFixture(t, e.Name())
+	// Every fixture folder, the shared ones and the repository's own.
+	for _, dir := range testutil.ModelFixtures(t, "stories260k") {
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			f := loadFixture(t, dir)
 			want := f.ints["greedy_tokens"]
 			var streamed []int32
 			res := f.generate(t, Request{Prompt: f.ints["greedy_prompt"], MaxTokens: len(want), PrefillChunk: 4},

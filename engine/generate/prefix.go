@@ -144,7 +144,7 @@ func (p *prefixCache) restore(m arch.Model, opts arch.CacheOptions, prompt []int
 		if err := c.Restore(st); err != nil || !cutBack(c, use) {
 			freeCaches(caches)
 			p.st.Misses++
-			hit.Reason = fmt.Sprintf("a %T cannot be cut back to %d tokens (it has wrapped)", c, use)
+			hit.Reason = fmt.Sprintf("a %T cannot be cut back to %d tokens (it has wrapped, or holds a recurrent state)", c, use)
 			return nil, hit
 		}
 	}
@@ -216,7 +216,7 @@ func (p *prefixCache) insert(m arch.Model, opts arch.CacheOptions, tokens []int3
 	n := min(caches[0].Offset(), len(tokens))
 	for _, c := range caches {
 		if !cutBack(c, n) {
-			p.refuse(caches, fmt.Sprintf("a %T could not be cut back to its %d tokens (it has wrapped)", c, n))
+			p.refuse(caches, fmt.Sprintf("a %T could not be cut back to its %d tokens (it has wrapped, or holds a recurrent state)", c, n))
 			return nil
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/lmx-app/lmx/engine/arch"
+	"github.com/lmx-app/lmx/internal/safe"
 	"github.com/lmx-app/lmx/metal"
 )
 
@@ -177,10 +178,14 @@ func (s *Scheduler) waitWork() bool {
 func (s *Scheduler) doStep() (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("generation step failed: %v", r)
+			// Logged with the MLX thread's stack (metal.PanicError).
+			err = fmt.Errorf("generation step failed: %w", safe.Panicked("generation step", r))
 		}
 	}()
-	return metal.Do(context.Background(), s.step)
+	return metal.Do(context.Background(), func() error {
+		safe.Point("scheduler.step")
+		return s.step()
+	})
 }
 
 // failAll ends every running sequence with err and frees their state.

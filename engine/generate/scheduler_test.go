@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -13,13 +13,29 @@ import (
 	"time"
 
 	"github.com/lmx-app/lmx/engine/arch"
+	"github.com/lmx-app/lmx/engine/cache"
+	"github.com/lmx-app/lmx/internal/mlxtest"
+	"github.com/lmx-app/lmx/internal/testutil"
 )
 
 // sliding reports whether the fixture has sliding-window layers (rotating
 // caches, which cannot be cut back once they wrap).
-func sliding(f *fixture) bool {
-	d, ok := f.m.(*arch.Decoder)
-	return ok && d.SlidingWindow > 0
+func sliding(t testing.TB, f *fixture) bool {
+	has := false
+	mlxtest.Do(t, func() error {
+		caches, err := f.m.NewCaches(arch.CacheOptions{})
+		if err != nil {
+			return err
+		}
+		for _, c := range caches {
+			if _, ok := c.(*cache.Rotating); ok {
+				has = true
+			}
+		}
+		freeCaches(caches)
+		return nil
+	})
+	return has
 }
 
 // batchCase is one request of a batch test.
@@ -113,18 +129,10 @@ func greedyReq(c batchCase) Request {
 	return Request{Prompt: c.prompt, MaxTokens: c.max}
 }
 
+// fixtureNames lists every fixture folder (paths: the shared fixtures and
+// the repository's own test data), for loadFixture.
 func fixtureNames(t *testing.T) []string {
-	entries, err := os.ReadDir(modelsDir(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, e := range entries {
-		if e.IsDir() {
-			names = append(names, e.Name())
-		}
-	}
-	return names
+	return testutil.ModelFixtures(t)
 }
 
 // Every fixture architecture: 16 greedy requests submitted at staggered
@@ -133,7 +141,7 @@ func fixtureNames(t *testing.T) []string {
 // than requests (a queue).
 func TestBatchedGreedyMatchesAlone(t *testing.T) {
 	for _, name := range fixtureNames(t) {
-		t.Run(name, func(t *testing.T) {
+		t.Run(filepath.Base(name), func(t *testing.T) {
 			f := loadFixture(t, name)
 			variants := []struct {
 				name   string
@@ -172,7 +180,7 @@ func TestBatchedGreedyMatchesAlone(t *testing.T) {
 					if st.DecodeSteps == 0 || st.BatchedRows <= st.DecodeSteps {
 						t.Errorf("no step carried more than one sequence: %+v", st)
 					}
-					if v.opts.PrefixCacheBytes > 0 && st.Prefix.Hits == 0 && !sliding(f) {
+					if v.opts.PrefixCacheBytes > 0 && st.Prefix.Hits == 0 && !sliding(t, f) && !stateful(t, f) {
 						t.Errorf("prefix cache on and shared prefixes, but no hit: %+v", st.Prefix)
 					}
 				})
@@ -355,7 +363,7 @@ func TestPrefixCacheReuse(t *testing.T) {
 			if h.Diverged != 600 || h.PromptToken != p3[600] || h.CachedToken != p1[600] {
 				t.Errorf("divergence %+v, want at 600 (prompt %d, cache %d)", h, p3[600], p1[600])
 			}
-			if sliding(f) {
+			if sliding(t, f) {
 				if left.CachedTokens != 0 || !strings.Contains(h.Reason, "wrapped") {
 					t.Errorf("wrapped rotating caches: %d cached tokens, reason %q", left.CachedTokens, h.Reason)
 				}

@@ -126,6 +126,14 @@ func (q *seq) wake() {
 // scheduler ends the sequence. When fn asks to stop, later tokens (produced
 // before the scheduler saw the request) are dropped from the result.
 func (q *seq) consume() (*Result, error) {
+	// A callback that panics stops the sequence (the scheduler reaps it at
+	// its next step) before the panic goes on to the caller's recover.
+	defer func() {
+		if v := recover(); v != nil {
+			q.stop.Store(true)
+			panic(v)
+		}
+	}()
 	n, stopAt := 0, -1
 	for {
 		<-q.notify

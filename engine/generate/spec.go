@@ -74,7 +74,9 @@ func rotating(caches []cache.Cache) bool {
 			return true
 		}
 	}
-	return false
+	// A state cache (convolution or recurrent state) cannot be cut back at
+	// all.
+	return cache.HasState(caches)
 }
 
 // free releases the draft caches.

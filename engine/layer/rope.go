@@ -138,8 +138,11 @@ func yarnFreqs(dims int, r model.Rope) ([]float64, float64) {
 	corr := func(rot float64) float64 {
 		return float64(dims) * math.Log(orig/(rot*2*math.Pi)) / (2 * math.Log(r.Theta))
 	}
-	low := math.Max(math.Floor(corr(betaFast)), 0)
-	high := math.Min(math.Ceil(corr(betaSlow)), float64(dims-1))
+	low, high := corr(betaFast), corr(betaSlow)
+	if r.Truncate == nil || *r.Truncate { // transformers rounds unless truncate is false
+		low, high = math.Floor(low), math.Ceil(high)
+	}
+	low, high = math.Max(low, 0), math.Min(high, float64(dims-1))
 	if low == high {
 		high += 0.001
 	}

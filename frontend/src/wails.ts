@@ -22,9 +22,11 @@ export function inWindow(): boolean {
   return window.runtime !== undefined;
 }
 
-// onWindowEvent subscribes to an event the app emits with runtime.EventsEmit.
-export function onWindowEvent<T>(name: string, fn: (data: T) => void): void {
-  window.runtime?.EventsOn(name, (data) => fn(data as T));
+// onWindowEvent subscribes to an event the app emits with runtime.EventsEmit
+// and returns the unsubscribe function (a no-op outside the window).
+export function onWindowEvent<T>(name: string, fn: (data: T) => void): () => void {
+  const off = window.runtime?.EventsOn(name, (data) => fn(data as T));
+  return typeof off === "function" ? off : () => {};
 }
 
 // openInBrowser opens the dashboard in the default browser (window only).

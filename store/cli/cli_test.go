@@ -159,3 +159,32 @@ func TestTerminalProgressRedrawsInPlace(t *testing.T) {
 		t.Errorf("bar line not ended")
 	}
 }
+
+// TestPullJudgesTheArchitecture: "lmx pull" as main wires it (with the
+// engine's architectures) says a model of another architecture is not
+// supported, and the registry records it so; the same folder is supported
+// when its architecture is in the list.
+func TestPullJudgesTheArchitecture(t *testing.T) {
+	d, _ := setup(t)
+	args := append([]string{"mlx-community/stories260k"}, d.flags()...)
+	code, out, errOut := run(Pull([]string{"qwen3"}), args...)
+	if code != 0 {
+		t.Fatalf("lmx pull exited %d: %s", code, errOut)
+	}
+	if !strings.Contains(out, "not supported") || !strings.Contains(out, "llama") {
+		t.Errorf("pull of a llama model with only qwen3 supported did not say so:\n%s", out)
+	}
+	db, err := store.Open(d.data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := db.Model("mlx-community/stories260k")
+	db.Close()
+	if err != nil || rec.Supported {
+		t.Errorf("registry record %+v (%v): want unsupported", rec, err)
+	}
+	code, out, errOut = run(Pull([]string{"llama", "qwen3"}), args...)
+	if code != 0 || strings.Contains(out, "not supported") {
+		t.Errorf("pull with llama supported: exit %d, output:\n%s%s", code, out, errOut)
+	}
+}

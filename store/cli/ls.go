@@ -13,11 +13,25 @@ import (
 	"github.com/lmx-app/lmx/store/library"
 )
 
-// RunLs implements "lmx ls": a table of the models in the hub cache and the
-// extra library folders (repo, size, architecture, parameters,
-// quantization, supported). It works while the app runs, using default
-// settings then.
+// Ls returns "lmx ls" judging each model against architectures, the model
+// types the engine runs (main passes arch.Supported()): a table of the
+// models in the hub cache and the extra library folders (repo, size,
+// architecture, parameters, quantization, supported). It works while the
+// app runs, using default settings then.
+func Ls(architectures []string) func(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	return func(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+		return runLs(args, architectures, stdout, stderr)
+	}
+}
+
+// RunLs is "lmx ls" without an architecture list: the library judges each
+// folder's format only (main wires Ls(arch.Supported()) instead).
 func RunLs(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	return runLs(args, nil, stdout, stderr)
+}
+
+// runLs scans and prints the library.
+func runLs(args, architectures []string, stdout, stderr io.Writer) int {
 	var c common
 	fs := cmdflag.New("ls", "ls [--data-dir DIR] [--hub-cache DIR]", stderr)
 	c.register(fs)
@@ -32,6 +46,7 @@ func RunLs(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(stderr, "ls", err)
 	}
+	cache.Architectures = architectures
 	models, err := library.Library{Cache: cache, Folders: settings.Library.ExtraFolders}.Scan()
 	if err != nil {
 		return fail(stderr, "ls", err)

@@ -20,6 +20,19 @@ import (
 // plain lines otherwise). Interrupting it (ctx canceled) keeps the partial
 // files; running it again resumes.
 func RunPull(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	return runPull(ctx, args, nil, stdout, stderr)
+}
+
+// Pull is "lmx pull" judging the downloaded model against architectures,
+// the model types the engine runs (main passes arch.Supported()), so its
+// last line says whether LMX can run it.
+func Pull(architectures []string) func(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	return func(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+		return runPull(ctx, args, architectures, stdout, stderr)
+	}
+}
+
+func runPull(ctx context.Context, args, architectures []string, stdout, stderr io.Writer) int {
 	var c common
 	var revision string
 	fs := cmdflag.New("pull", "pull [--revision REV] [--data-dir DIR] [--hub-cache DIR] [--endpoint URL] mlx-community/NAME", stderr)
@@ -33,7 +46,7 @@ func RunPull(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
-	m, err := pull(ctx, c, pos[0], revision, stdout)
+	m, err := pull(ctx, c, pos[0], revision, architectures, stdout)
 	if err != nil {
 		return fail(stderr, "pull", err)
 	}
@@ -42,7 +55,7 @@ func RunPull(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 // pull runs one download with a progress bar.
-func pull(ctx context.Context, c common, repo, revision string, stdout io.Writer) (library.Model, error) {
+func pull(ctx context.Context, c common, repo, revision string, architectures []string, stdout io.Writer) (library.Model, error) {
 	db, err := c.openStore()
 	if err != nil {
 		return library.Model{}, err
@@ -56,6 +69,7 @@ func pull(ctx context.Context, c common, repo, revision string, stdout io.Writer
 	if err != nil {
 		return library.Model{}, err
 	}
+	cache.Architectures = architectures
 	b := &bar{w: stdout, tty: isTerminal(stdout)}
 	mgr := hub.NewManager(c.client(settings), cache, db, hub.Options{OnProgress: b.update, ProgressEvery: 200 * time.Millisecond})
 	defer mgr.Close()

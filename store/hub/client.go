@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lmx-app/lmx/store"
 	"github.com/lmx-app/lmx/store/library"
 )
 
@@ -33,7 +34,9 @@ type Client struct {
 }
 
 // NewClient returns a client for endpoint (empty: $HF_ENDPOINT, else
-// DefaultEndpoint) with token (empty: $HF_TOKEN).
+// DefaultEndpoint) with token (empty: $HF_TOKEN). An endpoint that
+// ValidateEndpoint refuses makes every request fail with ErrUnsafeEndpoint
+// (the token is never sent to it).
 func NewClient(endpoint, token string) *Client {
 	if endpoint == "" {
 		endpoint = os.Getenv("HF_ENDPOINT")
@@ -116,7 +119,7 @@ func (c *Client) SearchNext(ctx context.Context, pageURL string) (SearchPage, er
 	}
 	defer resp.Body.Close()
 	var all []ModelSummary
-	if err := json.NewDecoder(resp.Body).Decode(&all); err != nil {
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<20)).Decode(&all); err != nil {
 		return SearchPage{}, fmt.Errorf("decode search results: %w", err)
 	}
 	page := SearchPage{Next: nextLink(resp.Header.Values("Link"))}
@@ -197,6 +200,7 @@ func (r rawInfo) validate() (Info, error) {
 		return Info{}, err
 	}
 	info := Info{ID: r.ID, Commit: r.SHA, Private: r.Private, Gated: len(r.Gated) > 0 && string(r.Gated) != "false"}
+	seen := make(map[string]bool, len(r.Siblings))
 	for _, s := range r.Siblings {
 		f := File{Name: s.RFilename, Size: s.Size, BlobID: s.BlobID}
 		if s.LFS != nil {
@@ -205,6 +209,12 @@ func (r rawInfo) validate() (Info, error) {
 		if err := library.ValidateFileName(f.Name); err != nil {
 			return Info{}, err
 		}
+		// Two downloads of one name would write the same file; a negative
+		// size would pass every "have all bytes" check.
+		if seen[f.Name] || f.Size < 0 {
+			return Info{}, fmt.Errorf("file %s listed twice or with %d bytes: %w", f.Name, f.Size, library.ErrUnsafePath)
+		}
+		seen[f.Name] = true
 		if err := library.ValidateBlobID(f.BlobID); err != nil {
 			return Info{}, fmt.Errorf("file %s: %w", f.Name, err)
 		}
@@ -235,9 +245,51 @@ func (c *Client) get(ctx context.Context, u, repo string) (*http.Response, error
 // authorize sets the User-Agent and, on the endpoint's origin, the token.
 func (c *Client) authorize(req *http.Request) {
 	req.Header.Set("User-Agent", c.UserAgent)
-	if c.Token != "" && sameOrigin(req.URL.String(), c.Endpoint) {
+	if c.Token != "" && c.tokenAllowed(req.URL) {
 		req.Header.Set("Authorization", "Bearer "+c.Token)
 	}
+}
+
+// tokenAllowed reports whether the token may go to u: u is on the
+// endpoint's origin and the endpoint passes ValidateEndpoint (https, or
+// plain http only to loopback).
+func (c *Client) tokenAllowed(u *url.URL) bool {
+	return ValidateEndpoint(c.Endpoint) == nil && sameOrigin(u.String(), c.Endpoint)
+}
+
+// ValidateEndpoint checks a Hub endpoint (the library.endpoint setting,
+// $HF_ENDPOINT or the CLI's --endpoint) with store.CheckHubEndpoint: an
+// absolute https URL, or http only to a loopback host (a local mirror or
+// test server); no user name or password in it, no query or fragment, and a
+// path (a mirror's prefix) without dot segments, escapes or backslashes.
+// Errors wrap ErrUnsafeEndpoint.
+func ValidateEndpoint(endpoint string) error {
+	if err := store.CheckHubEndpoint(endpoint); err != nil {
+		return fmt.Errorf("Hub endpoint %q: %v: %w", endpoint, err, ErrUnsafeEndpoint)
+	}
+	return nil
+}
+
+// guard is the last check before a request leaves: requests to a refused
+// endpoint fail, and a token on a request it may not go to is removed.
+type guard struct {
+	c    *Client
+	next http.RoundTripper
+}
+
+// RoundTrip sends req after the checks.
+func (g guard) RoundTrip(req *http.Request) (*http.Response, error) {
+	if err := ValidateEndpoint(g.c.Endpoint); err != nil {
+		if req.Body != nil {
+			req.Body.Close()
+		}
+		return nil, err
+	}
+	if req.Header.Get("Authorization") != "" && !g.c.tokenAllowed(req.URL) {
+		req = req.Clone(req.Context())
+		req.Header.Del("Authorization")
+	}
+	return g.next.RoundTrip(req)
 }
 
 // client returns the HTTP client with a redirect policy that drops the
@@ -245,11 +297,16 @@ func (c *Client) authorize(req *http.Request) {
 // CDN must never see the token) and reports each redirect to onRedirect.
 func (c *Client) client(onRedirect func(*http.Response)) *http.Client {
 	hc := *c.HTTP
+	next := hc.Transport
+	if next == nil {
+		next = http.DefaultTransport
+	}
+	hc.Transport = guard{c: c, next: next}
 	hc.CheckRedirect = func(req *http.Request, via []*http.Request) error {
 		if len(via) >= 10 {
 			return fmt.Errorf("stopped after 10 redirects")
 		}
-		if !sameOrigin(req.URL.String(), c.Endpoint) {
+		if !c.tokenAllowed(req.URL) {
 			req.Header.Del("Authorization")
 		}
 		if onRedirect != nil && req.Response != nil {

@@ -26,6 +26,9 @@ var (
 	ErrDiskFull = errors.New("disk full")
 	// ErrCanceled means the download was paused or canceled by the user.
 	ErrCanceled = errors.New("download stopped")
+	// ErrUnsafeEndpoint means the configured Hub endpoint is refused (not
+	// https, plain http beyond loopback, credentials or dot segments in it).
+	ErrUnsafeEndpoint = errors.New("unsafe Hub endpoint")
 )
 
 // HTTPError is a failed Hub response with the Hub's X-Error-Code and

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/lmx-app/lmx/internal/safe"
 	"github.com/lmx-app/lmx/store"
 	"github.com/lmx-app/lmx/store/library"
 )
@@ -278,4 +279,13 @@ func (m *Manager) active(id string) *job {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.jobs[id]
+}
+
+// progress calls OnProgress; a panic in it is logged with its stack and
+// does not stop the download that reported.
+func (m *Manager) progress(p Progress) {
+	_ = safe.Call("download progress callback", func() error {
+		m.opts.OnProgress(p)
+		return nil
+	})
 }

@@ -111,5 +111,5 @@ func (m *Manager) emit(j *job, rec store.Download, speed float64) {
 	j.mu.Lock()
 	j.last = p
 	j.mu.Unlock()
-	m.opts.OnProgress(p)
+	m.progress(p)
 }

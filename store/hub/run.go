@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/lmx-app/lmx/internal/safe"
 	"github.com/lmx-app/lmx/store"
 	"github.com/lmx-app/lmx/store/library"
 )
@@ -52,12 +53,23 @@ func (m *Manager) run(j *job, rec store.Download) {
 		delete(m.jobs, j.id)
 		m.mu.Unlock()
 	}()
+	// A panic (a bug, a malformed answer the checks missed) fails this
+	// download, logged with its stack, instead of ending the process.
+	defer func() {
+		if v := recover(); v != nil {
+			j.err = safe.Panicked("download "+rec.Repo, v)
+			m.db.UpdateDownload(rec.ID, func(d *store.Download) { d.State, d.Error = store.DownloadFailed, j.err.Error() })
+		}
+	}()
 	m.setState(j, rec, store.DownloadRunning, nil)
 	stop := m.report(j, rec)
-	err := m.fetchAll(j, rec)
-	if err == nil {
-		err = m.finish(rec)
-	}
+	err := safe.Call("download "+rec.Repo, func() error {
+		safe.Point("hub.download")
+		if err := m.fetchAll(j, rec); err != nil {
+			return err
+		}
+		return m.finish(rec)
+	})
 	stop()
 	j.err = err
 	m.setState(j, rec, finalState(j.ctx, err), err)
@@ -89,7 +101,7 @@ func (m *Manager) setState(j *job, rec store.Download, state store.DownloadState
 	j.mu.Lock()
 	j.last = p
 	j.mu.Unlock()
-	m.opts.OnProgress(p)
+	m.progress(p)
 }
 
 // fetchAll downloads the files not yet done, Concurrency at a time across
@@ -103,12 +115,17 @@ func (m *Manager) fetchAll(j *job, rec store.Download) error {
 			continue
 		}
 		wg.Go(func() {
-			if err := m.fetchSlot(ctx, j, rec, f); err != nil {
+			err := safe.Call("download "+rec.Repo+" "+f.Name, func() error {
+				if err := m.fetchSlot(ctx, j, rec, f); err != nil {
+					return err
+				}
+				j.files.Add(1)
+				m.db.UpdateDownload(rec.ID, func(d *store.Download) { d.Files[i].Done = true })
+				return nil
+			})
+			if err != nil {
 				cancel(err)
-				return
 			}
-			j.files.Add(1)
-			m.db.UpdateDownload(rec.ID, func(d *store.Download) { d.Files[i].Done = true })
 		})
 	}
 	wg.Wait()
@@ -182,7 +199,7 @@ func (m *Manager) finish(rec store.Download) error {
 
 // installed describes the snapshot that download rec wrote.
 func (m *Manager) installed(rec store.Download) library.Model {
-	lm := library.Classify(m.cache.SnapshotDir(rec.Repo, rec.Commit))
+	lm := m.cache.Classify(m.cache.SnapshotDir(rec.Repo, rec.Commit))
 	lm.ID, lm.Repo, lm.Commit = rec.Repo, rec.Repo, rec.Commit
 	return lm
 }

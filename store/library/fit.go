@@ -1,14 +1,10 @@
 package library
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 )
 
 // Verdict is the answer to "will it fit".
@@ -93,9 +89,9 @@ func dtypeBytes(dtype string) int64 {
 	return 2
 }
 
-// Memory is what the machine offers. On macOS the caller fills Total and
-// WiredLimit (from the metal package); on Linux ReadMeminfo fills Total and
-// Available.
+// Memory is what the machine offers, filled by the caller from
+// metal.SystemMemory (which reads /proc/meminfo on Linux and sysctl on
+// macOS: the one place the host's memory is parsed).
 type Memory struct {
 	TotalBytes      int64 `json:"total_bytes"`
 	AvailableBytes  int64 `json:"available_bytes"`
@@ -112,42 +108,6 @@ func (m Memory) Budget() int64 {
 		return m.AvailableBytes
 	}
 	return m.TotalBytes
-}
-
-// ReadMeminfo reads Linux's /proc/meminfo.
-func ReadMeminfo() (Memory, error) {
-	f, err := os.Open("/proc/meminfo")
-	if err != nil {
-		return Memory{}, fmt.Errorf("read meminfo: %w", err)
-	}
-	defer f.Close()
-	return ParseMeminfo(f)
-}
-
-// ParseMeminfo reads MemTotal and MemAvailable from /proc/meminfo text.
-func ParseMeminfo(r io.Reader) (Memory, error) {
-	var m Memory
-	sc := bufio.NewScanner(r)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		if len(fields) < 2 {
-			continue
-		}
-		kb, err := strconv.ParseInt(fields[1], 10, 64)
-		if err != nil {
-			continue
-		}
-		switch fields[0] {
-		case "MemTotal:":
-			m.TotalBytes = kb << 10
-		case "MemAvailable:":
-			m.AvailableBytes = kb << 10
-		}
-	}
-	if m.TotalBytes == 0 {
-		return Memory{}, fmt.Errorf("meminfo has no MemTotal")
-	}
-	return m, sc.Err()
 }
 
 // WeightsBytes sums the sizes of the weight files mlx-lm loads

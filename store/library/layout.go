@@ -46,6 +46,10 @@ func HubCacheDir() (string, error) {
 // Cache is a Hugging Face hub cache directory.
 type Cache struct {
 	Dir string
+	// Architectures are the config.json model_type values the engine runs
+	// (the app passes arch.Supported()); scans judge each model against
+	// them. Empty: the architecture is not judged.
+	Architectures []string
 }
 
 var (

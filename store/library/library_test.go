@@ -192,7 +192,7 @@ func TestUnsupportedArchitectureIsExplained(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "config.json"), []byte(`{"model_type":"bert"}`), 0o644)
 	src, _ := os.ReadFile(filepath.Join(testutil.Fixtures(t), "models", "llama", "model.safetensors"))
 	os.WriteFile(filepath.Join(dir, "model.safetensors"), src, 0o644)
-	m := Classify(dir)
+	m := Classify(dir, "llama", "qwen3")
 	if m.Supported || !strings.Contains(m.Reason, `"bert"`) || !strings.Contains(m.Reason, "qwen3") {
 		t.Errorf("bert: supported=%v reason %q", m.Supported, m.Reason)
 	}

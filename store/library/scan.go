@@ -1,7 +1,6 @@
 package library
 
 import (
-	"encoding/json"
 	"fmt"
 	"io/fs"
 	"os"
@@ -10,13 +9,9 @@ import (
 	"sort"
 	"strings"
 	"time"
-)
 
-// SupportedArchitectures are the config.json model_type values the engine
-// can run. The engine replaces this list with its registry's keys at start.
-var SupportedArchitectures = []string{
-	"llama", "mistral", "qwen2", "qwen3", "qwen3_moe", "gemma3_text", "gemma3", "phi3",
-}
+	"github.com/lmx-app/lmx/internal/checkpoint"
+)
 
 // Source says where a library entry was found.
 type Source string
@@ -59,7 +54,8 @@ type Model struct {
 	ModifiedAt   time.Time    `json:"modified_at"`
 }
 
-// Library is the hub cache plus extra plain model folders.
+// Library is the hub cache plus extra plain model folders. Every model is
+// judged against Cache.Architectures, the model types the engine runs.
 type Library struct {
 	Cache   Cache
 	Folders []string // each is a model folder, or holds model folders up to two levels down
@@ -73,7 +69,7 @@ func (l Library) Scan() ([]Model, error) {
 		return nil, err
 	}
 	for _, dir := range l.Folders {
-		models = append(models, scanFolderTree(dir, 2)...)
+		models = append(models, scanFolderTree(dir, 2, l.Cache.Architectures)...)
 	}
 	return models, nil
 }
@@ -134,7 +130,7 @@ func (c Cache) scanRepo(repo string) (Model, bool) {
 	if err != nil || !slices.Contains(snaps, commit) {
 		commit = c.newestSnapshot(repo, snaps)
 	}
-	m := Classify(c.SnapshotDir(repo, commit))
+	m := c.Classify(c.SnapshotDir(repo, commit))
 	m.ID, m.Repo, m.Commit, m.Snapshots, m.Source = repo, repo, commit, snaps, SourceHubCache
 	return m, true
 }
@@ -164,9 +160,9 @@ func (c Cache) newestSnapshot(repo string, snaps []string) string {
 
 // scanFolderTree finds plain model folders (holding config.json) at dir or
 // up to depth levels below it (LM Studio keeps models/org/name).
-func scanFolderTree(dir string, depth int) []Model {
+func scanFolderTree(dir string, depth int, architectures []string) []Model {
 	if _, err := os.Stat(filepath.Join(dir, "config.json")); err == nil {
-		m := Classify(dir)
+		m := Classify(dir, architectures...)
 		m.ID, m.Source = dir, SourceFolder
 		return []Model{m}
 	}
@@ -177,119 +173,66 @@ func scanFolderTree(dir string, depth int) []Model {
 	var out []Model
 	for _, e := range entries {
 		if e.IsDir() && !strings.HasPrefix(e.Name(), ".") {
-			out = append(out, scanFolderTree(filepath.Join(dir, e.Name()), depth-1)...)
+			out = append(out, scanFolderTree(filepath.Join(dir, e.Name()), depth-1, architectures)...)
 		}
 	}
 	return out
 }
 
-// Classify reads a model folder: architecture, parameter count, quantization,
-// size on disk and whether the engine supports it (Reason says why not).
-func Classify(dir string) Model {
+// Classify reads a model folder with the reader the engine loads with
+// (internal/checkpoint): config.json, generation_config.json, the
+// quantization block, the shard index and every safetensors header. It
+// gives the architecture, parameter count, quantization, size on disk and
+// whether the engine can run it; Reason says why not. architectures are
+// the model types the engine runs (arch.Supported(), passed down by the
+// app and by lmx ls); when none are given the architecture is not judged
+// and Supported means the folder is well formed.
+func Classify(dir string, architectures ...string) Model {
 	m := Model{Path: dir}
 	m.SizeBytes, m.ModifiedAt = folderSize(dir)
-	cfg, err := readConfig(dir)
+	cfg, err := checkpoint.ReadConfig(dir)
 	if err != nil {
 		m.Reason = err.Error()
 		return m
 	}
-	m.Architecture = cfg.modelType
-	m.Quant = Quantization{Bits: cfg.quant.Bits, GroupSize: cfg.quant.GroupSize, Mode: cfg.quant.Mode}
-	if m.Quant.Bits == 0 {
-		m.Quant.Mode = ""
+	m.Architecture = cfg.ModelType
+	if q := cfg.Quantization; q != nil {
+		m.Quant = Quantization{Bits: q.Bits, GroupSize: q.GroupSize, Mode: q.Mode}
 	}
-	m.Params, err = folderParams(dir, cfg.quant)
-	m.Reason = supportReason(dir, cfg.modelType, err)
+	headers, err := checkpoint.WeightHeaders(dir)
+	if err == nil {
+		m.Params = countParams(headers, cfg.Quantization)
+	}
+	m.Reason = supportReason(dir, cfg, headers, err, architectures)
 	m.Supported = m.Reason == ""
 	return m
 }
 
-// supportReason explains why a readable model cannot run, or returns "".
-func supportReason(dir, modelType string, weightsErr error) string {
-	switch {
-	case weightsErr != nil:
+// Classify is Classify judged against the cache's architectures.
+func (c Cache) Classify(dir string) Model {
+	return Classify(dir, c.Architectures...)
+}
+
+// supportReason explains why a readable model cannot run, or returns "":
+// the architecture, the weights, the quantized modules and the files the
+// engine reads beside them.
+func supportReason(dir string, cfg *checkpoint.Config, headers []*checkpoint.Header, weightsErr error, architectures []string) string {
+	if len(architectures) > 0 && !slices.Contains(architectures, cfg.ModelType) {
+		return fmt.Sprintf("architecture %q is not supported (supported: %s)", cfg.ModelType, strings.Join(architectures, ", "))
+	}
+	if weightsErr != nil {
 		return weightsErr.Error()
-	case !slices.Contains(SupportedArchitectures, modelType):
-		return fmt.Sprintf("architecture %q is not supported (supported: %s)", modelType, strings.Join(SupportedArchitectures, ", "))
+	}
+	if err := checkpoint.CheckQuantized(headers, cfg.Quantization); err != nil {
+		return err.Error()
+	}
+	if _, err := checkpoint.ReadGenerationConfig(dir); err != nil {
+		return err.Error()
 	}
 	if _, err := os.Stat(filepath.Join(dir, "tokenizer.json")); err != nil {
 		return "no tokenizer.json"
 	}
 	return ""
-}
-
-// modelConfig is what the scanner needs from config.json.
-type modelConfig struct {
-	modelType string
-	quant     quantConfig
-	raw       map[string]json.RawMessage
-}
-
-// readConfig parses dir/config.json.
-func readConfig(dir string) (modelConfig, error) {
-	buf, err := os.ReadFile(filepath.Join(dir, "config.json"))
-	if err != nil {
-		return modelConfig{}, fmt.Errorf("no config.json")
-	}
-	var cfg modelConfig
-	if err := json.Unmarshal(buf, &cfg.raw); err != nil {
-		return modelConfig{}, fmt.Errorf("config.json: %w", err)
-	}
-	if err := json.Unmarshal(cfg.raw["model_type"], &cfg.modelType); err != nil || cfg.modelType == "" {
-		return modelConfig{}, fmt.Errorf("config.json has no model_type")
-	}
-	cfg.quant, err = parseQuantConfig(cfg.raw)
-	if err != nil {
-		return modelConfig{}, fmt.Errorf("config.json: %w", err)
-	}
-	return cfg, nil
-}
-
-// folderParams sums the parameters of dir's model*.safetensors (the files
-// mlx-lm loads), checking that every shard the index names is present.
-func folderParams(dir string, q quantConfig) (int64, error) {
-	files, _ := filepath.Glob(filepath.Join(dir, "model*.safetensors"))
-	if len(files) == 0 {
-		return 0, fmt.Errorf("no model*.safetensors weights")
-	}
-	if err := checkShards(dir); err != nil {
-		return 0, err
-	}
-	tensors := map[string]tensorInfo{}
-	for _, f := range files {
-		ts, err := readSafetensorsHeader(f)
-		if err != nil {
-			return 0, err
-		}
-		for k, v := range ts {
-			tensors[k] = v
-		}
-	}
-	return countParams(tensors, q), nil
-}
-
-// checkShards fails when model.safetensors.index.json names a missing shard
-// (an interrupted download).
-func checkShards(dir string) error {
-	buf, err := os.ReadFile(filepath.Join(dir, "model.safetensors.index.json"))
-	if err != nil {
-		return nil
-	}
-	var index struct {
-		WeightMap map[string]string `json:"weight_map"`
-	}
-	if err := json.Unmarshal(buf, &index); err != nil {
-		return fmt.Errorf("model.safetensors.index.json: %w", err)
-	}
-	for _, shard := range index.WeightMap {
-		if ValidateFileName(shard) != nil {
-			return fmt.Errorf("index names unsafe shard %q", shard)
-		}
-		if _, err := os.Stat(filepath.Join(dir, shard)); err != nil {
-			return fmt.Errorf("missing shard %s", shard)
-		}
-	}
-	return nil
 }
 
 // folderSize sums the sizes of the files under dir (following snapshot
