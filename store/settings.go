@@ -179,6 +179,8 @@ func (s Settings) Validate() error {
 		return bad("server.host", `""`)
 	case s.Server.Port < 1 || s.Server.Port > 65535:
 		return bad("server.port", s.Server.Port)
+	case s.Library.Endpoint != "" && CheckHubEndpoint(s.Library.Endpoint) != nil:
+		return bad("library.endpoint", fmt.Sprintf("%q (%v)", s.Library.Endpoint, CheckHubEndpoint(s.Library.Endpoint)))
 	case !slices.Contains(validKVBits, s.Cache.KVBits):
 		return bad("cache.kv_bits", s.Cache.KVBits)
 	case s.Cache.PromptCacheBytes < 0:

@@ -1,9 +1,11 @@
 package store
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 )
 
@@ -40,5 +42,30 @@ func TestStoreFilesArePrivate(t *testing.T) {
 	info, err := os.Stat(db.Reset().Kept)
 	if err != nil || info.Mode().Perm()&^0o600 != 0 {
 		t.Errorf("kept damaged file: %v, %v; want mode 0600", info, err)
+	}
+}
+
+// TestEndpointSettingIsValidated: a Hub endpoint the token must not go to is
+// refused when the setting is saved, and nothing is saved.
+func TestEndpointSettingIsValidated(t *testing.T) {
+	db, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, bad := range []string{"http://hub.example.com", "https://user:pw@hub.example.com", "https://hub.example.com/../x", "ftp://hub.example.com"} {
+		_, err := db.UpdateSettings(func(s *Settings) error { s.Library.Endpoint = bad; return nil })
+		if !errors.Is(err, ErrInvalidSetting) || !strings.Contains(err.Error(), "library.endpoint") {
+			t.Errorf("endpoint %q saved: %v", bad, err)
+		}
+	}
+	s, _ := db.Settings()
+	if s.Library.Endpoint != "" {
+		t.Errorf("a refused endpoint was saved: %q", s.Library.Endpoint)
+	}
+	for _, good := range []string{"https://hf-mirror.example.com", "http://127.0.0.1:8080", "http://localhost:9000/prefix"} {
+		if _, err := db.UpdateSettings(func(s *Settings) error { s.Library.Endpoint = good; return nil }); err != nil {
+			t.Errorf("endpoint %q refused: %v", good, err)
+		}
 	}
 }
