@@ -354,32 +354,11 @@ func (l *lfm2Layer) Forward(x *metal.Array, mask cache.Mask, c cache.Cache, offs
 
 // Hidden implements Model.
 func (m *Lfm2) Hidden(ids *metal.Array, caches []cache.Cache) *metal.Array {
-	h := m.EmbedTokens.Forward(ids)
-	n := ids.Dim(1)
-	var offsets *metal.Array
-	if len(caches) > 0 {
-		offsets = caches[0].Offsets()
-	} else {
-		offsets = metal.Zeros([]int{ids.Dim(0)}, metal.Int32)
-	}
-	var attnMask, convMask cache.Mask
-	if m.attnIdx >= 0 {
-		attnMask = lfm2AttnMask(n, layerCache(caches, m.attnIdx))
-	}
-	if m.convIdx >= 0 {
-		if c := layerCache(caches, m.convIdx); c != nil {
-			convMask = c.MakeMask(n, 0)
-		}
-	}
-	for i, l := range m.Layers {
-		mask := convMask
-		if l.Attn != nil {
-			mask = attnMask
-		}
-		h = l.Forward(h, mask, layerCache(caches, i), offsets)
-	}
-	return m.Norm.Forward(h)
+	return mixedHidden(m.EmbedTokens, m.Layers, m.Norm, m.attnIdx, m.convIdx, ids, caches)
 }
+
+// carriesState reports a convolution layer.
+func (l *lfm2Layer) carriesState() bool { return l.Conv != nil }
 
 // lfm2AttnMask is the causal mask for n new tokens of an attention layer.
 func lfm2AttnMask(n int, c cache.Cache) cache.Mask {

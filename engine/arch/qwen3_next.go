@@ -440,32 +440,11 @@ func (l *hybridLayer) Forward(x *metal.Array, mask cache.Mask, c cache.Cache, of
 
 // Hidden implements Model.
 func (m *HybridModel) Hidden(ids *metal.Array, caches []cache.Cache) *metal.Array {
-	h := m.EmbedTokens.Forward(ids)
-	n := ids.Dim(1)
-	var offsets *metal.Array
-	if len(caches) > 0 {
-		offsets = caches[0].Offsets()
-	} else {
-		offsets = metal.Zeros([]int{ids.Dim(0)}, metal.Int32)
-	}
-	var faMask, ssmMask cache.Mask
-	if m.faIdx >= 0 {
-		faMask = lfm2AttnMask(n, layerCache(caches, m.faIdx))
-	}
-	if m.ssmIdx >= 0 {
-		if c := layerCache(caches, m.ssmIdx); c != nil {
-			ssmMask = c.MakeMask(n, 0)
-		}
-	}
-	for i, l := range m.Layers {
-		mask := faMask
-		if l.Linear != nil {
-			mask = ssmMask
-		}
-		h = l.Forward(h, mask, layerCache(caches, i), offsets)
-	}
-	return m.Norm.Forward(h)
+	return mixedHidden(m.EmbedTokens, m.Layers, m.Norm, m.faIdx, m.ssmIdx, ids, caches)
 }
+
+// carriesState reports a Gated DeltaNet layer.
+func (l *hybridLayer) carriesState() bool { return l.Linear != nil }
 
 // Logits implements Model.
 func (m *HybridModel) Logits(h *metal.Array) *metal.Array {

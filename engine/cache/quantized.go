@@ -98,6 +98,14 @@ func (c *Quantized) Update(k, v *metal.Array) (*metal.Array, *metal.Array) {
 // attend stores k, v and computes attention with quantized matmuls
 // (mlx-lm base.quantized_scaled_dot_product_attention).
 func (c *Quantized) attend(q, k, v *metal.Array, scale float64, mask Mask) *metal.Array {
+	return c.attendWith(q, k, v, scale, mask, func(scores *metal.Array, _, _ int) *metal.Array {
+		return metal.Softmax(scores, -1)
+	})
+}
+
+// attendWith is attend with its softmax over the masked scores ([B, Hq, L,
+// K], or [B, Hkv, rep, L, K] when grouped) given.
+func (c *Quantized) attendWith(q, k, v *metal.Array, scale float64, mask Mask, softmax func(scores *metal.Array, kvHeads, rep int) *metal.Array) *metal.Array {
 	c.store(k, v)
 	kq, vq := c.filled(c.keys), c.filled(c.values)
 	b, heads, l, d := q.Dim(0), q.Dim(1), q.Dim(2), q.Dim(3)
@@ -115,8 +123,7 @@ func (c *Quantized) attend(q, k, v *metal.Array, scale float64, mask Mask) *meta
 	}
 	scores := metal.QuantizedMatmul(q, kq[0], kq[1], kq[2], true, c.groupSize, c.bits, "affine")
 	scores = applyMask(scores, mask, rep > 1)
-	scores = metal.Softmax(scores, -1)
-	out := metal.QuantizedMatmul(scores, vq[0], vq[1], vq[2], false, c.groupSize, c.bits, "affine")
+	out := metal.QuantizedMatmul(softmax(scores, kvHeads, rep), vq[0], vq[1], vq[2], false, c.groupSize, c.bits, "affine")
 	if rep > 1 {
 		out = metal.Reshape(out, b, heads, l, d)
 	}

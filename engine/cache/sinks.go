@@ -55,28 +55,9 @@ func sdpaSinks(q, k, v *metal.Array, scale float64, mask Mask, sinks *metal.Arra
 
 // attendSinks is Quantized.attend with sinks.
 func (c *Quantized) attendSinks(q, k, v *metal.Array, scale float64, mask Mask, sinks *metal.Array) *metal.Array {
-	c.store(k, v)
-	kq, vq := c.filled(c.keys), c.filled(c.values)
-	b, heads, l, d := q.Dim(0), q.Dim(1), q.Dim(2), q.Dim(3)
-	kvHeads := kq[0].Dim(1)
-	if kvHeads == 0 { // quantizing failed: the sticky error reports it
-		return &metal.Array{}
-	}
-	rep := heads / kvHeads
-	q = metal.MulScalar(q, scale)
-	if rep > 1 {
-		q = metal.Reshape(q, b, kvHeads, rep, l, d)
-		for i := range kq {
-			kq[i], vq[i] = metal.ExpandDims(kq[i], -3), metal.ExpandDims(vq[i], -3)
-		}
-	}
-	scores := metal.QuantizedMatmul(q, kq[0], kq[1], kq[2], true, c.groupSize, c.bits, "affine")
-	scores = applyMask(scores, mask, rep > 1)
-	out := metal.QuantizedMatmul(sinkSoftmax(scores, sinks, kvHeads, rep), vq[0], vq[1], vq[2], false, c.groupSize, c.bits, "affine")
-	if rep > 1 {
-		out = metal.Reshape(out, b, heads, l, d)
-	}
-	return out
+	return c.attendWith(q, k, v, scale, mask, func(scores *metal.Array, kvHeads, rep int) *metal.Array {
+		return sinkSoftmax(scores, sinks, kvHeads, rep)
+	})
 }
 
 // sinkSoftmax is the softmax over the last axis of scores ([B, Hq, L, K],
