@@ -96,8 +96,9 @@ func Load(ctx context.Context, dir string, opts Options) (*Model, error) {
 // newInfo gathers the model facts. It reads array sizes, so it runs on the
 // MLX thread.
 func newInfo(dir string, cfg *model.Config, gen *model.GenerationConfig, m arch.Model) Info {
-	info := Info{Dir: dir, ModelType: cfg.ModelType, VocabSize: cfg.VocabSize, NumLayers: m.NumLayers(),
-		HiddenSize: cfg.HiddenSize, ContextLength: cfg.MaxPositionEmbeddings, Generation: *gen}
+	text := languageConfig(cfg)
+	info := Info{Dir: dir, ModelType: cfg.ModelType, VocabSize: text.VocabSize, NumLayers: m.NumLayers(),
+		HiddenSize: text.HiddenSize, ContextLength: text.MaxPositionEmbeddings, Generation: *gen}
 	if cfg.Quantization != nil {
 		q := cfg.Quantization.QuantParams
 		info.Quantization = &q
@@ -264,4 +265,27 @@ func (m *Model) LoadDraft(ctx context.Context, dir string, numDraft int) error {
 	m.draft = d
 	m.mu.Unlock()
 	return nil
+}
+
+// languageConfig is the config that describes the language model: cfg
+// itself, or for a multimodal wrapper (mistral3, gemma3, gemma4) whose
+// config.json keeps the text model's sizes only under "text_config", that
+// object (cfg when it cannot be read).
+func languageConfig(cfg *model.Config) *model.Config {
+	if !cfg.Has("text_config") || (cfg.NumHiddenLayers > 0 && cfg.VocabSize > 0) {
+		return cfg
+	}
+	text, err := cfg.Nested("text_config", nil, nil)
+	if err != nil {
+		return cfg
+	}
+	// A size the wrapper keeps at its top level only (some keep vocab_size
+	// there) still counts.
+	if text.VocabSize == 0 {
+		text.VocabSize = cfg.VocabSize
+	}
+	if text.MaxPositionEmbeddings == 0 {
+		text.MaxPositionEmbeddings = cfg.MaxPositionEmbeddings
+	}
+	return text
 }

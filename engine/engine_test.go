@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"github.com/lmx-app/lmx/internal/mlxtest"
 	"os"
@@ -85,5 +86,68 @@ func TestLoadErrors(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "config.json"), []byte(`{"model_type":"rwkv9"}`), 0o644)
 	if _, err := Load(context.Background(), dir, Options{}); !errors.Is(err, arch.ErrUnsupportedArch) {
 		t.Errorf("unknown type: %v", err)
+	}
+}
+
+// TestWrapperSizesFromTextConfig: a multimodal wrapper (mistral3) whose
+// config.json keeps the language model's sizes only under text_config loads
+// with its real vocabulary, hidden size and context, and generates its
+// reference tokens (a folder like that was refused: "vocabulary 0").
+func TestWrapperSizesFromTextConfig(t *testing.T) {
+	mlxtest.Require(t)
+	src := filepath.Join(testutil.RepoRoot(t), "engine", "arch", "testdata", "models", "mistral3_h64")
+	dir := t.TempDir()
+	entries, err := os.ReadDir(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if err := os.Symlink(filepath.Join(src, e.Name()), filepath.Join(dir, e.Name())); err != nil {
+			t.Fatal(err)
+		}
+	}
+	raw, err := os.ReadFile(filepath.Join(src, "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg map[string]any
+	if err := json.Unmarshal(raw, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	text := cfg["text_config"].(map[string]any)
+	delete(cfg, "vocab_size")
+	os.Remove(filepath.Join(dir, "config.json"))
+	out, _ := json.Marshal(cfg)
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), out, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m, err := Load(context.Background(), dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close(context.Background())
+	info := m.Info()
+	if info.VocabSize != int(text["vocab_size"].(float64)) || info.HiddenSize != int(text["hidden_size"].(float64)) ||
+		info.ContextLength != int(text["max_position_embeddings"].(float64)) {
+		t.Fatalf("info %+v, want the sizes of text_config %v", info, text)
+	}
+	var ref map[string][]int32
+	mlxtest.Do(t, func() error {
+		arrays, _, err := metal.LoadSafetensors(filepath.Join(src, "reference.safetensors"))
+		if err != nil {
+			return err
+		}
+		ref = map[string][]int32{}
+		for _, k := range []string{"greedy_prompt", "greedy_tokens"} {
+			if ref[k], err = arrays[k].Int32s(); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	want := ref["greedy_tokens"]
+	res, err := m.Generate(context.Background(), Request{Request: generate.Request{Prompt: ref["greedy_prompt"], MaxTokens: len(want)}, IgnoreEOS: true}, nil)
+	if err != nil || !slices.Equal(res.Tokens, want) {
+		t.Fatalf("greedy %v (%v), want %v", res, err, want)
 	}
 }

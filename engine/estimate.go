@@ -69,9 +69,7 @@ func textConfig(dir string) (*model.Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	if cfg.NumHiddenLayers == 0 && cfg.Has("text_config") {
-		return cfg.Nested("text_config", nil, nil)
-	}
+	cfg = languageConfig(cfg)
 	if cfg.NumHiddenLayers <= 0 {
 		return nil, cfg.FieldError("num_hidden_layers", "must be a positive integer")
 	}
