@@ -28,18 +28,31 @@ func modelsDir(t testing.TB) string {
 }
 
 // loadFixture loads fixtures/models/<name> (or the fixture folder name,
-// when it is a path) and its reference.
+// when it is a path) and its reference, failing the test when it cannot.
 func loadFixture(t testing.TB, name string) *fixture {
-	mlxtest.Require(t)
 	dir := name
 	if !filepath.IsAbs(dir) {
 		dir = filepath.Join(modelsDir(t), name)
 	}
+	f, err := readFixture(t, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// readFixture loads the model in dir and its reference; the model is freed
+// when the test ends. A model that does not load is the error; a reference
+// that cannot be read fails the test.
+func readFixture(t testing.TB, dir string) (*fixture, error) {
+	mlxtest.Require(t)
 	f := &fixture{ints: map[string][]int32{}, logit: map[string][]float32{}}
+	var loadErr error
 	mlxtest.Do(t, func() error {
 		m, cfg, err := arch.Load(dir)
 		if err != nil {
-			return err
+			loadErr = err
+			return nil
 		}
 		f.m, f.vocab = m, cfg.VocabSize
 		arrays, meta, err := metal.LoadSafetensors(filepath.Join(dir, "reference.safetensors"))
@@ -59,8 +72,11 @@ func loadFixture(t testing.TB, name string) *fixture {
 		}
 		return nil
 	})
+	if loadErr != nil {
+		return nil, loadErr
+	}
 	t.Cleanup(func() { mlxtest.Do(t, func() error { arch.FreeModel(f.m); return nil }) })
-	return f
+	return f, nil
 }
 
 // generate runs req on the fixture, failing on error.

@@ -13,7 +13,6 @@ import (
 	"github.com/lmx-app/lmx/engine/cache"
 	"github.com/lmx-app/lmx/internal/mlxtest"
 	"github.com/lmx-app/lmx/internal/testutil"
-	"github.com/lmx-app/lmx/metal"
 )
 
 // stateFixtures loads every model fixture (shared and the repository's
@@ -25,22 +24,12 @@ func stateFixtures(t *testing.T) map[string]*fixture {
 	mlxtest.Require(t)
 	out := map[string]*fixture{}
 	for _, dir := range testutil.ModelFixtures(t, "stories260k") {
-		f, err := loadFixtureDir(t, dir)
+		f, err := readFixture(t, dir)
 		if err != nil {
 			t.Logf("%s: %v (not checked here)", filepath.Base(dir), err)
 			continue
 		}
-		hasState := false
-		mlxtest.Do(t, func() error {
-			caches, err := f.m.NewCaches(arch.CacheOptions{})
-			if err != nil {
-				return err
-			}
-			hasState = cache.HasState(caches)
-			freeCaches(caches)
-			return nil
-		})
-		if hasState {
+		if stateful(t, f) {
 			out[filepath.Base(dir)] = f
 		}
 	}
@@ -54,53 +43,8 @@ func stateFixtures(t *testing.T) map[string]*fixture {
 // convolution state, which cannot be cut back: a prompt that shares only
 // part of a cached sequence (not the whole of it) misses the prefix cache
 // (TestStateModelsPrefixCache checks the hits these models do get).
-func stateful(t *testing.T, f *fixture) bool {
-	has := false
-	mlxtest.Do(t, func() error {
-		caches, err := f.m.NewCaches(arch.CacheOptions{})
-		if err != nil {
-			return err
-		}
-		has = cache.HasState(caches)
-		freeCaches(caches)
-		return nil
-	})
-	return has
-}
-
-// loadFixtureDir is loadFixture for a folder anywhere; the model is freed
-// when the test ends.
-func loadFixtureDir(t *testing.T, dir string) (*fixture, error) {
-	f := &fixture{ints: map[string][]int32{}, logit: map[string][]float32{}}
-	var loadErr error
-	mlxtest.Do(t, func() error {
-		m, cfg, err := arch.Load(dir)
-		if err != nil {
-			loadErr = err
-			return nil
-		}
-		f.m, f.vocab = m, cfg.VocabSize
-		arrays, _, err := metal.LoadSafetensors(filepath.Join(dir, "reference.safetensors"))
-		if err != nil {
-			return err
-		}
-		for k, a := range arrays {
-			if a.Dtype() == metal.Int32 {
-				f.ints[k], err = a.Int32s()
-			} else {
-				f.logit[k], err = a.Float32s()
-			}
-			if err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if loadErr != nil {
-		return nil, loadErr
-	}
-	t.Cleanup(func() { mlxtest.Do(t, func() error { arch.FreeModel(f.m); return nil }) })
-	return f, nil
+func stateful(t testing.TB, f *fixture) bool {
+	return cachesAre(t, f, cache.HasState)
 }
 
 // Hybrid models in the scheduler: batched greedy requests (their decode

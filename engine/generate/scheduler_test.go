@@ -21,21 +21,27 @@ import (
 // sliding reports whether the fixture has sliding-window layers (rotating
 // caches, which cannot be cut back once they wrap).
 func sliding(t testing.TB, f *fixture) bool {
-	has := false
+	return cachesAre(t, f, func(caches []cache.Cache) bool {
+		return slices.ContainsFunc(caches, func(c cache.Cache) bool {
+			_, ok := c.(*cache.Rotating)
+			return ok
+		})
+	})
+}
+
+// cachesAre reports what test says of a fresh set of the fixture's caches.
+func cachesAre(t testing.TB, f *fixture, test func([]cache.Cache) bool) bool {
+	var is bool
 	mlxtest.Do(t, func() error {
 		caches, err := f.m.NewCaches(arch.CacheOptions{})
 		if err != nil {
 			return err
 		}
-		for _, c := range caches {
-			if _, ok := c.(*cache.Rotating); ok {
-				has = true
-			}
-		}
+		is = test(caches)
 		freeCaches(caches)
 		return nil
 	})
-	return has
+	return is
 }
 
 // batchCase is one request of a batch test.
