@@ -206,6 +206,10 @@ func (a *App) detachServer() *server {
 	}
 	a.server = nil
 	_ = srv.ln.Close() // Serve returns; Shutdown in drain closes it again
+	// Idle keep-alive connections close now and busy ones after their
+	// response, so no client keeps talking to an address that was given up
+	// (Shutdown in drain does the same, but later, on another goroutine).
+	srv.http.SetKeepAlivesEnabled(false)
 	srv.cancel()
 	return srv
 }
