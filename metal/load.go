@@ -195,7 +195,7 @@ func bindSyms(lib uintptr, syms []sym) error {
 
 // loaders lists each API area's loadXxx; bindAll runs them all.
 var loaders = []func(lib uintptr) error{
-	loadArray, loadOps, loadShape, loadFast, loadCompile, loadQuant, loadRandom, loadIO, loadMemory,
+	loadArray, loadOps, loadShape, loadFast, loadCompile, loadQuant, loadRandom, loadIO, loadMemory, loadDist,
 }
 
 func bindAll(lib uintptr) error {

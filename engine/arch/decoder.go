@@ -34,6 +34,9 @@ type Attention struct {
 	HeadDim    int
 	Scale      float64
 	Rope       *layer.RoPE
+	// Reduce, when set, sums the output projection over a tensor-parallel
+	// group (each rank holds some of the heads).
+	Reduce func(*metal.Array) *metal.Array
 }
 
 // Forward attends x [B, L, H] with mask, appending to c (may be nil);
@@ -57,7 +60,15 @@ func (a *Attention) Forward(x *metal.Array, mask cache.Mask, c cache.Cache, offs
 	if l > 1 {
 		out = metal.Transpose(out, 0, 2, 1, 3)
 	}
-	return a.OProj.Forward(metal.Reshape(out, b, l, a.NHeads*a.HeadDim))
+	return reduce(a.Reduce, a.OProj.Forward(metal.Reshape(out, b, l, a.NHeads*a.HeadDim)))
+}
+
+// reduce applies f to x, or returns x when f is nil.
+func reduce(f func(*metal.Array) *metal.Array, x *metal.Array) *metal.Array {
+	if f == nil {
+		return x
+	}
+	return f(x)
 }
 
 // project computes queries, keys and values, split from a fused projection
@@ -97,6 +108,9 @@ type MLP struct {
 	GateProj, UpProj, DownProj *layer.Linear
 	GateUpProj                 *layer.Linear
 	GLU                        func(gate, up *metal.Array) *metal.Array
+	// Reduce, when set, sums the output over a tensor-parallel group (each
+	// rank holds part of the hidden width).
+	Reduce func(*metal.Array) *metal.Array
 }
 
 // Forward implements FeedForward.
@@ -108,7 +122,7 @@ func (m *MLP) Forward(x *metal.Array) *metal.Array {
 	} else {
 		gate, up = m.GateProj.Forward(x), m.UpProj.Forward(x)
 	}
-	return m.DownProj.Forward(m.GLU(gate, up))
+	return reduce(m.Reduce, m.DownProj.Forward(m.GLU(gate, up)))
 }
 
 // Block is one decoder layer. With PostFeedforwardLayernorm set, each

@@ -67,14 +67,19 @@ func buildEval(cfg *model.Config, weights map[string]*metal.Array) (Model, error
 	if err != nil {
 		return nil, err
 	}
+	return m, evalKeep(m)
+}
+
+// evalKeep evaluates the model's arrays (reading the weights) and keeps them.
+func evalKeep(m Model) error {
 	arrays := m.Arrays()
 	if err := metal.Eval(arrays...); err != nil {
-		return nil, fmt.Errorf("load weights: %w", err)
+		return fmt.Errorf("load weights: %w", err)
 	}
 	for _, a := range arrays {
 		a.Keep()
 	}
-	return m, nil
+	return nil
 }
 
 // FreeModel releases every array of m. Must run on the MLX thread.

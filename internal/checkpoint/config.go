@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 )
@@ -233,6 +234,29 @@ func (c *Config) Nested(key string, defaults, forced map[string]any) (*Config, e
 		return nil, c.FieldError(key, "want an object")
 	}
 	return c.derive(raw, defaults, forced)
+}
+
+// With returns the config with forced values set at the top level and, for
+// a multimodal checkpoint, in its "text_config" object too (the sizes a
+// language model is built from may live in either).
+func (c *Config) With(forced map[string]any) (*Config, error) {
+	raw := maps.Clone(c.raw)
+	var text map[string]json.RawMessage
+	if json.Unmarshal(c.raw["text_config"], &text) == nil && text != nil {
+		for k, v := range forced {
+			b, err := json.Marshal(v)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w: %v", c.Path, ErrInvalidConfig, err)
+			}
+			text[k] = b
+		}
+		b, err := json.Marshal(text)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w: %v", c.Path, ErrInvalidConfig, err)
+		}
+		raw["text_config"] = b
+	}
+	return c.derive(raw, nil, forced)
 }
 
 // derive builds a Config from raw plus defaults and forced values.

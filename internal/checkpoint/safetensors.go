@@ -27,9 +27,12 @@ type TensorInfo struct {
 
 // Header is the parsed header of a safetensors file.
 type Header struct {
-	Path     string
-	Tensors  map[string]TensorInfo
-	Metadata map[string]string
+	Path string
+	// DataOffset is where the tensor data begins in the file (the tensors'
+	// offsets count from here).
+	DataOffset int64
+	Tensors    map[string]TensorInfo
+	Metadata   map[string]string
 }
 
 // dtypeSizes are the bytes per element of the safetensors dtypes.
@@ -61,7 +64,8 @@ func ReadHeader(path string) (*Header, error) {
 	if err != nil {
 		return nil, err
 	}
-	return h, h.checkRanges(st.Size() - 8 - int64(len(raw)))
+	h.DataOffset = 8 + int64(len(raw))
+	return h, h.checkRanges(st.Size() - h.DataOffset)
 }
 
 // readHeaderJSON reads the length prefix and the JSON bytes after it.

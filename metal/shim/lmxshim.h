@@ -210,6 +210,29 @@ LMX_API int lmx_device_available(int32_t type, int32_t index, int32_t* ok);
 LMX_API int lmx_device_info(int32_t type, int32_t index, const char** json);
 LMX_API int lmx_synchronize(void);
 
+// --- dist.cpp: distributed groups and collectives ---
+typedef void* lmx_group;
+// Op codes of lmx_collective.
+enum { LMX_ALL_SUM, LMX_ALL_GATHER, LMX_ALL_MAX, LMX_ALL_MIN };
+// lmx_dist_available: backend is "ring", "jaccl", "mpi", "nccl" or "any".
+LMX_API int lmx_dist_available(const char* backend, int32_t* ok);
+// lmx_dist_init joins the group the backend's configuration describes (for
+// ring: MLX_RANK and MLX_HOSTFILE). strict fails when it cannot; otherwise a
+// group of one comes back. Free the handle with lmx_group_free.
+LMX_API int lmx_dist_init(lmx_group* out, int32_t strict, const char* backend);
+// lmx_dist_clear forgets the initialized backends (a later init joins anew).
+LMX_API int lmx_dist_clear(void);
+LMX_API int lmx_group_free(lmx_group g);
+LMX_API int lmx_group_info(lmx_group g, int32_t* rank, int32_t* size);
+LMX_API int lmx_group_split(lmx_group* out, lmx_group g, int32_t color,
+                            int32_t key);
+LMX_API int lmx_collective(lmx_array* out, int32_t op, lmx_array x,
+                           lmx_group g);
+// lmx_send's result is evaluated to send; lmx_recv's to receive.
+LMX_API int lmx_send(lmx_array* out, lmx_array x, int32_t dst, lmx_group g);
+LMX_API int lmx_recv(lmx_array* out, const int32_t* shape, int64_t ndim,
+                     int32_t dtype, int32_t src, lmx_group g);
+
 #ifdef __cplusplus
 }
 #endif

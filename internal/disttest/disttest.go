@@ -1,0 +1,139 @@
+// Package disttest runs one test function as the ranks of an MLX ring group
+// over localhost: the parent test starts N copies of the test binary, each
+// told its rank and the group's hostfile through the environment MLX's ring
+// backend reads, and collects what each rank wrote.
+package disttest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Environment of a rank process.
+const (
+	envRank = "LMX_DISTTEST_RANK"
+	envOut  = "LMX_DISTTEST_OUT"
+)
+
+// Rank reports whether this process is a rank started by Run, and which.
+func Rank() (int, bool) {
+	v, ok := os.LookupEnv(envRank)
+	if !ok {
+		return 0, false
+	}
+	r, err := strconv.Atoi(v)
+	return r, err == nil
+}
+
+// Write stores a rank's result (any JSON value) for the parent to read.
+func Write(v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(os.Getenv(envOut), b, 0o600)
+}
+
+// Hostfile writes a ring hostfile of n loopback addresses on free ports, in
+// the JSON shape mlx.launch writes (one list of "host:port" per rank).
+func Hostfile(t *testing.T, dir string, n int) string {
+	t.Helper()
+	hosts := make([][]string, n)
+	var held []net.Listener
+	for i := range hosts {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, ln) // held until all are chosen: n distinct ports
+		hosts[i] = []string{ln.Addr().String()}
+	}
+	for _, ln := range held {
+		ln.Close()
+	}
+	b, _ := json.Marshal(hosts)
+	path := filepath.Join(dir, "hosts.json")
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// Run starts the test named test (t.Name() form, subtests with "/") as n
+// ranks of a ring group and returns each rank's result, rank order. A rank
+// that fails, or the group not finishing within limit, fails t with every
+// rank's output.
+func Run(t *testing.T, test string, n int, limit time.Duration, env ...string) [][]byte {
+	t.Helper()
+	dir := t.TempDir()
+	hostfile := Hostfile(t, dir, n)
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
+	defer cancel()
+	cmds := make([]*exec.Cmd, n)
+	logs := make([]*bytes.Buffer, n)
+	for r := range n {
+		cmd := exec.CommandContext(ctx, os.Args[0], "-test.run="+runPattern(test), "-test.count=1", "-test.v")
+		cmd.Env = append(os.Environ(), env...)
+		cmd.Env = append(cmd.Env, "MLX_RANK="+strconv.Itoa(r), "MLX_HOSTFILE="+hostfile,
+			envRank+"="+strconv.Itoa(r), envOut+"="+filepath.Join(dir, fmt.Sprintf("rank%d.json", r)))
+		logs[r] = &bytes.Buffer{}
+		cmd.Stdout, cmd.Stderr = logs[r], logs[r]
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		cmds[r] = cmd
+	}
+	failed := false
+	for r, cmd := range cmds {
+		if err := cmd.Wait(); err != nil {
+			failed = true
+			t.Errorf("rank %d of %d: %v", r, n, err)
+		}
+	}
+	out := make([][]byte, n)
+	for r := range n {
+		b, err := os.ReadFile(filepath.Join(dir, fmt.Sprintf("rank%d.json", r)))
+		if err != nil && !failed {
+			failed = true
+			t.Errorf("rank %d wrote no result: %v", r, err)
+		}
+		out[r] = b
+	}
+	if failed {
+		for r, l := range logs {
+			t.Logf("rank %d output:\n%s", r, tail(l.String(), 6000))
+		}
+		t.FailNow()
+	}
+	return out
+}
+
+// runPattern anchors each level of a test name for -test.run.
+func runPattern(name string) string {
+	parts := strings.Split(name, "/")
+	for i, p := range parts {
+		parts[i] = "^" + regexp.QuoteMeta(p) + "$"
+	}
+	return strings.Join(parts, "/")
+}
+
+func tail(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return "…" + s[len(s)-n:]
+}
+
+// Deadline is how long a group of test ranks may take.
+const Deadline = 5 * time.Minute

@@ -1,0 +1,186 @@
+package metal
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"unsafe"
+)
+
+// Shim functions of dist.cpp.
+var (
+	// int lmx_dist_available(const char* backend, int32_t* ok);
+	fnDistAvailable uintptr
+	// int lmx_dist_init(lmx_group* out, int32_t strict, const char* backend);
+	fnDistInit uintptr
+	// int lmx_dist_clear(void);
+	fnDistClear uintptr
+	// int lmx_group_free(lmx_group g);
+	fnGroupFree uintptr
+	// int lmx_group_info(lmx_group g, int32_t* rank, int32_t* size);
+	fnGroupInfo uintptr
+	// int lmx_group_split(lmx_group* out, lmx_group g, int32_t color, int32_t key);
+	fnGroupSplit uintptr
+	// int lmx_collective(lmx_array* out, int32_t op, lmx_array x, lmx_group g);
+	fnCollective uintptr
+	// int lmx_send(lmx_array* out, lmx_array x, int32_t dst, lmx_group g);
+	fnSend uintptr
+	// int lmx_recv(lmx_array* out, const int32_t* shape, int64_t ndim, int32_t dtype, int32_t src, lmx_group g);
+	fnRecv uintptr
+)
+
+var distSyms = []sym{
+	{"lmx_dist_available", &fnDistAvailable}, {"lmx_dist_init", &fnDistInit},
+	{"lmx_dist_clear", &fnDistClear}, {"lmx_group_free", &fnGroupFree},
+	{"lmx_group_info", &fnGroupInfo}, {"lmx_group_split", &fnGroupSplit},
+	{"lmx_collective", &fnCollective}, {"lmx_send", &fnSend}, {"lmx_recv", &fnRecv},
+}
+
+func loadDist(lib uintptr) error { return bindSyms(lib, distSyms) }
+
+// Op codes of lmx_collective.
+const (
+	opAllSum = iota
+	opAllGather
+	opAllMax
+	opAllMin
+)
+
+// ErrNoGroup marks a distributed call without a usable group.
+var ErrNoGroup = errors.New("metal: no distributed group")
+
+// Group is a set of MLX processes joined by a distributed backend (ring over
+// TCP, jaccl over Thunderbolt RDMA, nccl on CUDA). Its collectives are
+// operations of the graph: they run when their result is evaluated, on every
+// rank in the same order. Everything here runs on the MLX thread.
+type Group struct {
+	h          uintptr
+	rank, size int
+}
+
+// Rank is this process's place in the group (0-based).
+func (g *Group) Rank() int { return g.rank }
+
+// Size is the number of processes in the group.
+func (g *Group) Size() int { return g.size }
+
+// DistAvailable reports whether MLX was built with the backend ("ring",
+// "jaccl", "nccl", "mpi", or "any").
+func DistAvailable(backend string) (bool, error) {
+	mustInDo()
+	var ok int32
+	b := cString(backend)
+	if r := call(fnDistAvailable, uintptr(unsafe.Pointer(&b[0])), uintptr(unsafe.Pointer(&ok))); !status(r) {
+		return false, lastError("dist_available")
+	}
+	return ok != 0, nil
+}
+
+// DistInit joins the group the backend's configuration describes: for
+// "ring", the environment's MLX_RANK and MLX_HOSTFILE (a JSON list, one entry
+// per rank, of "host:port" addresses). It blocks until every rank has
+// connected. Strict: a missing backend or configuration is an error, never a
+// silent group of one.
+func DistInit(backend string) (*Group, error) {
+	mustInDo()
+	if backend == "ring" && (os.Getenv("MLX_HOSTFILE") == "" || os.Getenv("MLX_RANK") == "") {
+		return nil, fmt.Errorf("join the ring group: %w", &Error{Op: "dist_init",
+			Msg: "the ring backend needs MLX_RANK (this process's rank) and MLX_HOSTFILE (a JSON list of every rank's host:port)"})
+	}
+	b := cString(backend)
+	if r := call(fnDistInit, outp(), 1, uintptr(unsafe.Pointer(&b[0]))); !status(r) {
+		return nil, fmt.Errorf("join the %s group: %w", backend, lastError("dist_init"))
+	}
+	return newGroup(outSlots[0])
+}
+
+// DistReset forgets initialized backends, so that a later DistInit joins a
+// new group (after a rank was lost).
+func DistReset() error {
+	mustInDo()
+	if r := call(fnDistClear); !status(r) {
+		return lastError("dist_clear")
+	}
+	return nil
+}
+
+func newGroup(h uintptr) (*Group, error) {
+	var rank, size int32
+	if r := call(fnGroupInfo, h, uintptr(unsafe.Pointer(&rank)), uintptr(unsafe.Pointer(&size))); !status(r) {
+		err := lastError("group_info")
+		call(fnGroupFree, h)
+		return nil, err
+	}
+	return &Group{h: h, rank: int(rank), size: int(size)}, nil
+}
+
+// Split makes subgroups: ranks passing the same color form one, ordered by
+// key (negative: by rank). The ring backend cannot split.
+func (g *Group) Split(color, key int) (*Group, error) {
+	mustInDo()
+	if g == nil || g.h == 0 {
+		return nil, ErrNoGroup
+	}
+	if r := call(fnGroupSplit, outp(), g.h, uintptr(int32(color)), uintptr(int32(key))); !status(r) {
+		return nil, lastError("group_split")
+	}
+	return newGroup(outSlots[0])
+}
+
+// Free releases the handle (the backend stays initialized).
+func (g *Group) Free() {
+	mustInDo()
+	if g != nil && g.h != 0 {
+		call(fnGroupFree, g.h)
+		g.h = 0
+	}
+}
+
+func collective(op int, name string, x *Array, g *Group) *Array {
+	if !usable(x) {
+		return &Array{}
+	}
+	if g == nil || g.h == 0 {
+		fail(ErrNoGroup)
+		return &Array{}
+	}
+	return ret(name, call(fnCollective, outp(), uintptr(op), x.h, g.h))
+}
+
+// AllSum returns the elementwise sum of x over the group's ranks.
+func AllSum(x *Array, g *Group) *Array { return collective(opAllSum, "all_sum", x, g) }
+
+// AllGather concatenates every rank's x along the first axis, in rank order.
+func AllGather(x *Array, g *Group) *Array { return collective(opAllGather, "all_gather", x, g) }
+
+// AllMax returns the elementwise maximum of x over the group's ranks.
+func AllMax(x *Array, g *Group) *Array { return collective(opAllMax, "all_max", x, g) }
+
+// AllMin returns the elementwise minimum of x over the group's ranks.
+func AllMin(x *Array, g *Group) *Array { return collective(opAllMin, "all_min", x, g) }
+
+// Send sends x to rank dst when the result is evaluated (the ring backend
+// reaches only its neighbours, rank±1 around the ring).
+func Send(x *Array, dst int, g *Group) *Array {
+	if !usable(x) {
+		return &Array{}
+	}
+	if g == nil || g.h == 0 {
+		fail(ErrNoGroup)
+		return &Array{}
+	}
+	return ret("send", call(fnSend, outp(), x.h, uintptr(int32(dst)), g.h))
+}
+
+// Recv receives an array of the given shape and dtype from rank src.
+func Recv(shape []int, dt Dtype, src int, g *Group) *Array {
+	mustInDo()
+	if g == nil || g.h == 0 {
+		fail(ErrNoGroup)
+		return &Array{}
+	}
+	s := ints32(shape)
+	r := call(fnRecv, outp(), uintptr(unsafe.Pointer(unsafe.SliceData(s))), uintptr(len(s)),
+		uintptr(dt), uintptr(int32(src)), g.h)
+	return ret("recv", r)
+}
