@@ -23,8 +23,11 @@ import (
 	"github.com/lmx-app/lmx/app/tray"
 	"github.com/lmx-app/lmx/engine/arch"
 	enginecli "github.com/lmx-app/lmx/engine/cli"
+	"github.com/lmx-app/lmx/engine/group"
+	"github.com/lmx-app/lmx/metal"
 	"github.com/lmx-app/lmx/store"
 	"github.com/lmx-app/lmx/store/cli"
+	"github.com/lmx-app/lmx/store/library"
 )
 
 // dist is the built UI (npm run build in frontend/); a fresh clone holds only
@@ -53,6 +56,7 @@ var commands = map[string]command{
 	"generate": enginecli.RunGenerate,
 	"convert":  enginecli.RunConvert,
 	"bench":    enginecli.RunBench,
+	"worker":   runWorker,
 }
 
 const usage = `usage: lmx [command] [flags]
@@ -68,6 +72,7 @@ commands:
   generate  generate text from a prompt with a model folder, printing speeds
   convert   convert a Hugging Face checkpoint into an MLX model folder (optionally quantized)
   bench     measure prefill and decode speed, side by side with mlx_lm
+  worker    be rank R of a group of machines led by "lmx serve --hosts" (lmx worker --hosts FILE --rank R)
   tray      the menu-bar icon process (started by the app)
   version   print the version
   help      show this help
@@ -120,6 +125,9 @@ type serverFlags struct {
 	host, apiKey, dataDir string
 	port                  int
 	models                modelFlag
+	hosts                 string
+	groupPort             int
+	splitModels           modelFlag
 }
 
 // modelFlag collects repeated --model flags.
@@ -136,6 +144,9 @@ func (f *serverFlags) register(flags *flag.FlagSet) {
 	flags.StringVar(&f.dataDir, "data-dir", "", "where LMX keeps its data (default $LMX_DATA_DIR or the platform's data folder)")
 	flags.StringVar(&f.apiKey, "api-key", "", "API key required on /v1, this run only (default $LMX_API_KEY, else the setting; the variable keeps it out of ps)")
 	flags.Var(&f.models, "model", "load a model at start: a model folder, an installed ORG/NAME or a .gguf file (repeatable)")
+	flags.StringVar(&f.hosts, "hosts", "", "lead a group of machines (mlx.launch hostfile: a JSON list of {\"ssh\", \"ips\"}; this machine is the first) and split models across them; start \"lmx worker\" on the others")
+	flags.IntVar(&f.groupPort, "group-port", group.DefaultPort, "the group's first TCP port: rank r listens on it + r")
+	flags.Var(&f.splitModels, "split-model", "with --hosts: a model to split across the group (repeatable; default every model)")
 }
 
 // parseConfig parses the server flags of args; only flags given on the
@@ -162,6 +173,13 @@ func parseConfig(name string, args []string, stderr io.Writer) (*app.Config, []s
 			cfg.Overrides.APIKey = &f.apiKey
 		}
 	})
+	if f.hosts != "" {
+		hosts, err := group.ReadHostfile(f.hosts)
+		if err != nil {
+			return nil, nil, err
+		}
+		cfg.Group = &app.GroupConfig{HostsFile: f.hosts, Hosts: hosts, Port: f.groupPort, SplitModels: f.splitModels}
+	}
 	if key := os.Getenv("LMX_API_KEY"); cfg.Overrides.APIKey == nil && key != "" {
 		cfg.Overrides.APIKey = &key
 	}
@@ -265,4 +283,80 @@ func runTray(_ context.Context, _ []string, stdout, stderr io.Writer) int {
 func runVersion(_ context.Context, _ []string, stdout, _ io.Writer) int {
 	fmt.Fprintf(stdout, "lmx %s (%s %s/%s)\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	return 0
+}
+
+// runWorker is a follower rank of a group led by "lmx serve --hosts": it
+// loads what the leader loads (the same folder, or the installed model of
+// the same name) and takes the leader's steps, forming the group again
+// whenever a rank was lost, until SIGINT/SIGTERM.
+func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	flags := flag.NewFlagSet("worker", flag.ContinueOnError)
+	flags.SetOutput(stderr)
+	hostsFile := flags.String("hosts", "", "the group's hostfile (the same as the leader's)")
+	rank := flags.Int("rank", -1, "this machine's rank: its place in the hostfile (1 or more; 0 is the leader)")
+	port := flags.Int("group-port", group.DefaultPort, "the group's first TCP port: rank r listens on it + r")
+	dataDir := flags.String("data-dir", "", "where LMX keeps its data (default $LMX_DATA_DIR or the platform's data folder)")
+	if err := flags.Parse(args); err != nil {
+		return 2
+	}
+	if *hostsFile == "" || *rank < 1 {
+		fmt.Fprintln(stderr, "lmx worker: --hosts FILE and --rank R (1 or more) are required")
+		return 2
+	}
+	hosts, err := group.ReadHostfile(*hostsFile)
+	if err == nil && *rank >= len(hosts) {
+		err = fmt.Errorf("rank %d, but %s lists %d hosts", *rank, *hostsFile, len(hosts))
+	}
+	if err == nil && *dataDir == "" {
+		*dataDir, err = store.DataDir()
+	}
+	if err == nil {
+		err = os.MkdirAll(*dataDir, 0o700)
+	}
+	if err == nil {
+		err = group.UseRing(hosts, *rank, *port, *dataDir)
+	}
+	if err == nil {
+		err = metal.Load("")
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "lmx worker: %v\n", err)
+		return 1
+	}
+	logf := func(format string, a ...any) { fmt.Fprintf(stdout, "lmx worker: "+format+"\n", a...) }
+	logf("rank %d of %d, waiting for the group at %s:%d", *rank, len(hosts), hosts[*rank].IPs[0], *port+*rank)
+	done := make(chan error, 1)
+	go func() { done <- group.Work(ctx, installedModel, logf) }()
+	select {
+	case <-ctx.Done():
+		return 0 // a join or a step may block on the network: the process ends here
+	case err := <-done:
+		if err != nil && ctx.Err() == nil {
+			fmt.Fprintf(stderr, "lmx worker: %v\n", err)
+			return 1
+		}
+		return 0
+	}
+}
+
+// installedModel finds a worker's copy of the leader's model: the same
+// folder when it exists here, else the installed model of the same name.
+func installedModel(name, leaderDir string) (string, error) {
+	if _, err := os.Stat(filepath.Join(leaderDir, "config.json")); err == nil {
+		return leaderDir, nil
+	}
+	dir, err := library.HubCacheDir()
+	if err != nil {
+		return "", err
+	}
+	found, err := library.Library{Cache: library.Cache{Dir: dir, Architectures: arch.Supported()}}.Scan()
+	if err != nil {
+		return "", err
+	}
+	for _, m := range found {
+		if m.ID == name {
+			return m.Path, nil
+		}
+	}
+	return "", fmt.Errorf("model %s is not installed on this machine (lmx pull %s)", name, name)
 }

@@ -58,6 +58,9 @@ type Config struct {
 	// Timeouts bound slow clients of the network listener; zero fields
 	// take DefaultTimeouts.
 	Timeouts Timeouts
+	// Group, when set, makes this process the leader of a group of
+	// machines that run models split across them.
+	Group *GroupConfig
 }
 
 // App is the running application. Its methods are safe for concurrent use.
@@ -83,6 +86,9 @@ type App struct {
 	showWindow func() // nil without a window
 	// reset is the damaged store set aside before this run, shown once.
 	reset *store.Reset
+	// cluster is the group of machines this process leads (nil: none).
+	cluster   *cluster
+	groupOnce sync.Once
 }
 
 // New returns an App that is not serving yet, configured by the settings in
@@ -96,6 +102,9 @@ func New(cfg Config, db *store.DB, engine Engine, memory MemoryReader) (*App, er
 	a := &App{cfg: cfg, db: db, engine: engine, memory: memory, hub: api.NewHub(), over: cfg.Overrides}
 	if a.reset, err = db.TakeReset(); err != nil {
 		return nil, err
+	}
+	if cfg.Group != nil {
+		a.cluster = &cluster{cfg: *cfg.Group, state: groupForming}
 	}
 	a.settings = a.effective(stored.Server)
 	a.engineErr = errors.New("engine not loaded yet")
@@ -151,6 +160,9 @@ func (a *App) LoadEngine() error {
 	a.mu.Lock()
 	a.engineErr, a.device = err, device
 	a.mu.Unlock()
+	if err == nil {
+		a.groupOnce.Do(a.startGroup)
+	}
 	a.Publish()
 	return err
 }

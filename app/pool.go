@@ -49,6 +49,7 @@ type poolEntry struct {
 	loadedAt time.Time
 	lastUsed time.Time
 	disk     *generate.DiskCache // the prefix cache's files; nil when not kept on disk
+	group    bool                // split across the group of machines
 }
 
 // poolNeed is a model's reserved memory and its parts.
@@ -262,6 +263,20 @@ func (a *App) loadEntry(ctx context.Context, e *poolEntry) (*engine.Model, error
 	if err != nil {
 		return nil, err
 	}
+	if a.splits(e.id) {
+		// This rank holds about 1/n of the weights and of the KV cache.
+		leader, n, err := a.groupLeader(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if draftDir != "" {
+			return nil, fmt.Errorf("draft model of %s: %w", e.id, generate.ErrGroupUnsupported)
+		}
+		opts.Group, opts.Name = leader, e.id
+		need.est.WeightBytes /= int64(n)
+		need.est.KVBytes /= int64(n)
+		e.group = true
+	}
 	if draftDir != "" {
 		d, err := engine.Estimate(draftDir, 0, opts)
 		if err != nil {
@@ -279,8 +294,14 @@ func (a *App) loadEntry(ctx context.Context, e *poolEntry) (*engine.Model, error
 	if opts.Serving, err = a.servingOptions(e.dir, s); err != nil {
 		return nil, err
 	}
+	if e.group {
+		opts.Serving.Disk = nil // not in a group yet (each rank would keep its own files)
+	}
 	e.disk = opts.Serving.Disk // read under p.mu once e.m is set
 	m, err := engine.Load(ctx, e.dir, opts)
+	if e.group {
+		a.refreshGroupStats()
+	}
 	if err != nil || draftDir == "" {
 		return m, err
 	}
@@ -512,6 +533,9 @@ func (a *App) close(e *poolEntry) {
 	// Close also waits for a generation still finishing its step.
 	_ = e.m.Close(context.Background())
 	_ = metal.Do(context.Background(), func() error { metal.ClearCache(); return nil })
+	if e.group {
+		a.refreshGroupStats()
+	}
 	p.mu.Lock()
 	p.closing = slices.DeleteFunc(p.closing, func(o *poolEntry) bool { return o == e })
 	p.notify()

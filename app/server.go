@@ -281,6 +281,7 @@ func (a *App) Status(context.Context) api.Status {
 	a.mu.Unlock()
 	a.modelsStatus(&s)
 	s.Demo = a.demoStatus()
+	s.Group = a.groupStatus()
 	s.Notices = a.notices()
 	if a.memory == nil {
 		s.MemoryError = "memory statistics are not available in this build"

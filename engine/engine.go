@@ -13,6 +13,7 @@ import (
 
 	"github.com/lmx-app/lmx/engine/arch"
 	"github.com/lmx-app/lmx/engine/generate"
+	"github.com/lmx-app/lmx/engine/group"
 	"github.com/lmx-app/lmx/engine/model"
 	"github.com/lmx-app/lmx/metal"
 )
@@ -29,6 +30,12 @@ type Options struct {
 	// Serving configures the model's scheduler: batch limits and the prefix
 	// cache.
 	Serving generate.SchedulerOptions
+	// Group, when set, splits the model across a distributed group whose
+	// leader this process is (Name: the library name the followers find
+	// their copy by; Split: how, empty to choose).
+	Group *group.Leader
+	Name  string
+	Split arch.Split
 }
 
 // Info describes a loaded model.
@@ -76,7 +83,12 @@ func Load(ctx context.Context, dir string, opts Options) (*Model, error) {
 	var info Info
 	err = metal.Do(ctx, func() error {
 		var cfg *model.Config
-		if m, cfg, err = arch.Load(dir); err == nil {
+		if opts.Group != nil {
+			m, cfg, err = opts.Group.Load(dir, opts.Name, opts.Split, opts.Serving)
+		} else {
+			m, cfg, err = arch.Load(dir)
+		}
+		if err == nil {
 			info = newInfo(dir, cfg, gen, m)
 		}
 		return err
@@ -88,6 +100,10 @@ func Load(ctx context.Context, dir string, opts Options) (*Model, error) {
 		if eos, ok := txt.tok.EOS(); ok && int(eos) < info.VocabSize && !slices.Contains(info.EOSTokenIDs, eos) {
 			info.EOSTokenIDs = append(info.EOSTokenIDs, eos)
 		}
+	}
+	if opts.Group != nil {
+		opts.Serving.Lockstep = opts.Group.Lockstep(dir)
+		opts.Serving.PrefixCacheBytes = group.PrefixCacheBytes(m, opts.Serving.PrefixCacheBytes)
 	}
 	sched := generate.NewScheduler(m, info.VocabSize, opts.Serving)
 	return &Model{m: m, opts: opts, info: info, text: txt, sched: sched}, nil
@@ -138,7 +154,21 @@ func (m *Model) Generate(ctx context.Context, req Request, fn generate.Callback)
 	if r.Cache.MaxKVSize == 0 && r.Cache.KVBits == 0 {
 		r.Cache.MaxKVSize, r.Cache.KVBits, r.Cache.KVGroupSize = m.opts.MaxKVSize, m.opts.KVBits, m.opts.KVGroupSize
 	}
-	return m.sched.Generate(ctx, r, fn)
+	g := m.opts.Group
+	if g == nil {
+		return m.sched.Generate(ctx, r, fn)
+	}
+	if err := g.Lost(); err != nil {
+		return nil, err
+	}
+	res, err := m.sched.Generate(ctx, r, fn)
+	if err != nil && errors.Is(err, metal.ErrMLX) {
+		// An MLX error in a group's step means a collective failed, or
+		// one rank failed where the others did not: either way the ranks
+		// are no longer in step, and the group must form again.
+		err = g.Fail(err)
+	}
+	return res, err
 }
 
 // Stats returns the scheduler's counters.
@@ -166,6 +196,11 @@ func (m *Model) Close(ctx context.Context) error {
 	m.text.grammar.close()
 	err := metal.Do(ctx, func() error {
 		arch.FreeModel(m.m)
+		if m.opts.Group != nil {
+			// The followers free their parts; a group that is gone has
+			// nothing left to free.
+			_ = m.opts.Group.Unload(m.info.Dir)
+		}
 		// Hand the freed buffers back to the system, not only to MLX's
 		// cache and the C heap.
 		metal.ClearCache()
@@ -201,6 +236,9 @@ var ErrDraftMismatch = errors.New("draft model does not share the model's tokeni
 // (0: generate.DefaultNumDraft). d must share the tokenizer: the same
 // vocabulary, token for token. The caller keeps d loaded while it is set.
 func (m *Model) SetDraft(d *Model, numDraft int) error {
+	if m.opts.Group != nil && d != nil {
+		return fmt.Errorf("draft model: %w", generate.ErrGroupUnsupported)
+	}
 	if d == nil {
 		m.sched.SetDraft(nil)
 		return nil
@@ -244,6 +282,9 @@ func sameTokenizer(m, d *Model) error {
 // A model takes one draft (the scheduler may run sequences on it until the
 // model closes); call it once, before serving.
 func (m *Model) LoadDraft(ctx context.Context, dir string, numDraft int) error {
+	if m.opts.Group != nil {
+		return fmt.Errorf("draft model: %w", generate.ErrGroupUnsupported)
+	}
 	opts := m.opts
 	opts.Serving = generate.SchedulerOptions{MaxSequences: 1}
 	d, err := Load(ctx, dir, opts)
@@ -267,25 +308,6 @@ func (m *Model) LoadDraft(ctx context.Context, dir string, numDraft int) error {
 	return nil
 }
 
-// languageConfig is the config that describes the language model: cfg
-// itself, or for a multimodal wrapper (mistral3, gemma3, gemma4) whose
-// config.json keeps the text model's sizes only under "text_config", that
-// object (cfg when it cannot be read).
-func languageConfig(cfg *model.Config) *model.Config {
-	if !cfg.Has("text_config") || (cfg.NumHiddenLayers > 0 && cfg.VocabSize > 0) {
-		return cfg
-	}
-	text, err := cfg.Nested("text_config", nil, nil)
-	if err != nil {
-		return cfg
-	}
-	// A size the wrapper keeps at its top level only (some keep vocab_size
-	// there) still counts.
-	if text.VocabSize == 0 {
-		text.VocabSize = cfg.VocabSize
-	}
-	if text.MaxPositionEmbeddings == 0 {
-		text.MaxPositionEmbeddings = cfg.MaxPositionEmbeddings
-	}
-	return text
-}
+// languageConfig is the config that describes the language model (see
+// model.Config.Language).
+func languageConfig(cfg *model.Config) *model.Config { return cfg.Language() }

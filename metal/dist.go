@@ -4,7 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/signal"
+	"runtime"
+	"syscall"
 	"unsafe"
+
+	"github.com/ebitengine/purego"
 )
 
 // Shim functions of dist.cpp.
@@ -87,11 +92,51 @@ func DistInit(backend string) (*Group, error) {
 		return nil, fmt.Errorf("join the ring group: %w", &Error{Op: "dist_init",
 			Msg: "the ring backend needs MLX_RANK (this process's rank) and MLX_HOSTFILE (a JSON list of every rank's host:port)"})
 	}
+	// MLX's backends write to sockets from MLX's own threads; a peer that
+	// went away must make those writes fail (EPIPE, then an MLX error), not
+	// end this process with SIGPIPE, which is what a signal on a thread Go
+	// did not start does.
+	signal.Ignore(syscall.SIGPIPE)
 	b := cString(backend)
 	if r := call(fnDistInit, outp(), 1, uintptr(unsafe.Pointer(&b[0]))); !status(r) {
 		return nil, fmt.Errorf("join the %s group: %w", backend, lastError("dist_init"))
 	}
 	return newGroup(outSlots[0])
+}
+
+// DistJoin is DistInit for any goroutine but the MLX thread's: joining
+// blocks until every rank has connected (for ring, without a time limit),
+// which must not hold up the models the MLX thread serves meanwhile. It
+// does not touch arrays or streams.
+func DistJoin(backend string) (*Group, error) {
+	if !Loaded() {
+		return nil, ErrNotLoaded
+	}
+	if backend == "ring" && (os.Getenv("MLX_HOSTFILE") == "" || os.Getenv("MLX_RANK") == "") {
+		return nil, fmt.Errorf("join the ring group: %w", &Error{Op: "dist_init",
+			Msg: "the ring backend needs MLX_RANK (this process's rank) and MLX_HOSTFILE (a JSON list of every rank's host:port)"})
+	}
+	signal.Ignore(syscall.SIGPIPE) // see DistInit
+	// The shim's last error is per thread: read it on this one.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	b := cString(backend)
+	var h uintptr
+	var rank, size int32
+	lastErr := func(op string) error {
+		r, _, _ := purego.SyscallN(fnLastError)
+		return &Error{Op: op, Msg: goString(r)}
+	}
+	if r, _, _ := purego.SyscallN(fnDistInit, uintptr(unsafe.Pointer(&h)), 1, uintptr(unsafe.Pointer(&b[0]))); !status(r) {
+		return nil, fmt.Errorf("join the %s group: %w", backend, lastErr("dist_init"))
+	}
+	if r, _, _ := purego.SyscallN(fnGroupInfo, h, uintptr(unsafe.Pointer(&rank)), uintptr(unsafe.Pointer(&size))); !status(r) {
+		err := lastErr("group_info")
+		purego.SyscallN(fnGroupFree, h)
+		return nil, err
+	}
+	runtime.KeepAlive(b)
+	return &Group{h: h, rank: int(rank), size: int(size)}, nil
 }
 
 // DistReset forgets initialized backends, so that a later DistInit joins a

@@ -103,7 +103,7 @@ func TestShimSymbolsResolve(t *testing.T) {
 		t.Fatalf("found only %d declarations in lmxshim.h", len(names))
 	}
 	bound := map[string]uintptr{}
-	for _, table := range [][]sym{arraySyms, opsSyms, shapeSyms, fastSyms, compileSyms, quantSyms, randomSyms, ioSyms, memorySyms} {
+	for _, table := range [][]sym{arraySyms, opsSyms, shapeSyms, fastSyms, compileSyms, quantSyms, randomSyms, ioSyms, memorySyms, distSyms} {
 		for _, s := range table {
 			bound[s.name] = *s.fn
 		}

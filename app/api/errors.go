@@ -9,6 +9,7 @@ import (
 	"github.com/lmx-app/lmx/engine"
 	"github.com/lmx-app/lmx/engine/chat"
 	"github.com/lmx-app/lmx/engine/generate"
+	"github.com/lmx-app/lmx/engine/group"
 	"github.com/lmx-app/lmx/store"
 	"github.com/lmx-app/lmx/store/hub"
 	"github.com/lmx-app/lmx/store/library"
@@ -100,6 +101,9 @@ var errorClasses = []struct {
 	{engine.ErrInvalidRequest, errorClass{http.StatusBadRequest, "invalid_request_error", "invalid_value"}},
 	{engine.ErrNoTokenizer, errorClass{http.StatusBadRequest, "invalid_request_error", "model_not_supported"}},
 	{engine.ErrClosed, errorClass{http.StatusServiceUnavailable, "server_error", "model_unloaded"}},
+	{group.ErrGroupLost, errorClass{http.StatusServiceUnavailable, "server_error", "model_unavailable"}},
+	{group.ErrNotReady, errorClass{http.StatusServiceUnavailable, "server_error", "group_not_ready"}},
+	{generate.ErrGroupUnsupported, errorClass{http.StatusBadRequest, "invalid_request_error", "not_supported"}},
 	{generate.ErrSchedulerClosed, errorClass{http.StatusServiceUnavailable, "server_error", "model_unloaded"}},
 	{chat.ErrNoTemplate, errorClass{http.StatusBadRequest, "invalid_request_error", "model_not_supported"}},
 	{chat.ErrTemplate, errorClass{http.StatusBadRequest, "invalid_request_error", "invalid_value"}},

@@ -29,6 +29,38 @@ type Status struct {
 	// Notices are things this run had to do that the user should hear of
 	// once (a damaged database set aside and reset); empty when none.
 	Notices []Notice `json:"notices,omitempty"`
+	// Group is the group of machines this server leads (lmx serve
+	// --hosts); absent without one.
+	Group *GroupStatus `json:"group,omitempty"`
+}
+
+// GroupStatus is a group of machines that run models split across them,
+// led by this server (rank 0).
+type GroupStatus struct {
+	// State is "forming" (waiting for every rank to join), "ready" or
+	// "lost" (a rank went away; forming again), with Error saying why.
+	State     string      `json:"state"`
+	Error     string      `json:"error,omitempty"`
+	HostsFile string      `json:"hosts_file"`
+	Backend   string      `json:"backend"`
+	Ranks     []GroupRank `json:"ranks"`
+	// Link is the all_sum of LinkBytes across the group, timed when it
+	// formed: LinkMillis per round, LinkGBps bytes summed per second.
+	LinkBytes  int     `json:"link_bytes,omitempty"`
+	LinkMillis float64 `json:"link_ms,omitempty"`
+	LinkGBps   float64 `json:"link_gbps,omitempty"`
+	// Formed counts how many times the group formed (again after a loss).
+	Formed int `json:"formed"`
+}
+
+// GroupRank is one process of the group: its host and MLX memory (as of
+// the last load or unload).
+type GroupRank struct {
+	Rank        int    `json:"rank"`
+	Host        string `json:"host"`
+	Address     string `json:"address"`
+	ActiveBytes int64  `json:"active_bytes"`
+	PeakBytes   int64  `json:"peak_bytes"`
 }
 
 // Notice is one message for the user about this run.

@@ -64,16 +64,7 @@ func TestFixtureBatch(t *testing.T) {
 			m := loadModel(t, dir)
 			ref := readReference(t, dir)
 			prompts := [][]int32{ref.ints["input_ids_0"], ref.ints["input_ids_1"], ref.ints["input_ids_2"]}
-			width := 0
-			for _, p := range prompts {
-				width = max(width, len(p))
-			}
-			pad, flat := make([]int, len(prompts)), []int32{}
-			for i, p := range prompts {
-				pad[i] = width - len(p)
-				flat = append(flat, make([]int32, pad[i])...)
-				flat = append(flat, p...)
-			}
+			flat, pad, width := leftPadded(prompts)
 			caches, err := newCaches(t, m, CacheOptions{LeftPad: pad})
 			if errors.Is(err, ErrCacheOptions) {
 				t.Skipf("batching with left padding needs standard caches: %v", err)
@@ -108,4 +99,19 @@ func TestStoriesPromptLogits(t *testing.T) {
 	if e := relErr(got, ref.floats["prompt_logits"]); e > 1e-4 {
 		t.Errorf("relative error %.3g > 1e-4", e)
 	}
+}
+
+// leftPadded lays prompts out as one batch [B, width] padded on the left
+// with id 0, and returns each row's padding.
+func leftPadded(prompts [][]int32) (flat []int32, pad []int, width int) {
+	for _, p := range prompts {
+		width = max(width, len(p))
+	}
+	pad = make([]int, len(prompts))
+	for i, p := range prompts {
+		pad[i] = width - len(p)
+		flat = append(flat, make([]int32, pad[i])...)
+		flat = append(flat, p...)
+	}
+	return flat, pad, width
 }

@@ -174,15 +174,21 @@ type Decoder struct {
 	LMHead        *layer.Linear
 	SlidingWindow int
 	arrays        []*metal.Array
+	// stage, when set, is the layers this rank of a pipeline runs.
+	stage *stage
 }
 
 // Hidden implements Model.
 func (d *Decoder) Hidden(ids *metal.Array, caches []cache.Cache) *metal.Array {
-	h := d.embed(ids)
+	h := d.stage.enter(d.embed(ids))
 	offsets := d.offsets(ids.Dim(0), caches)
 	masks := map[bool]cache.Mask{}
 	for i, blk := range d.Layers {
 		c := layerCache(caches, i)
+		if !d.stage.owns(i) {
+			d.stage.skip(c, ids.Dim(1))
+			continue
+		}
 		mask, ok := masks[blk.Sliding]
 		if !ok {
 			mask = d.mask(ids.Dim(1), blk.Sliding, c)
@@ -190,7 +196,7 @@ func (d *Decoder) Hidden(ids *metal.Array, caches []cache.Cache) *metal.Array {
 		}
 		h = blk.Forward(h, mask, c, offsets)
 	}
-	return d.Norm.Forward(h)
+	return d.Norm.Forward(d.stage.leave(h))
 }
 
 // embed looks up the input embeddings and multiplies them by EmbedScale,
@@ -253,7 +259,7 @@ func (d *Decoder) NewCaches(opts CacheOptions) ([]cache.Cache, error) {
 			caches[i] = cache.NewKV(opts.LeftPad)
 		}
 	}
-	return caches, nil
+	return d.stage.caches(caches, opts, nil)
 }
 
 // checkKVQuant refuses KV-cache quantization MLX does not have.
@@ -286,10 +292,11 @@ func (d *Decoder) checkKVGroups(opts CacheOptions) error {
 	return nil
 }
 
-// offsets returns the rope positions of each sequence (zeros without cache).
+// offsets returns the rope positions of each sequence (zeros without cache),
+// from the cache of the first layer the model runs.
 func (d *Decoder) offsets(batch int, caches []cache.Cache) *metal.Array {
 	if len(caches) > 0 {
-		return caches[0].Offsets()
+		return caches[d.stage.first()].Offsets()
 	}
 	return metal.Zeros([]int{batch}, metal.Int32)
 }

@@ -126,26 +126,32 @@ type MLADecoder struct {
 	Norm        *layer.RMSNorm
 	LMHead      *layer.Linear
 	arrays      []*metal.Array
+	// stage, when set, is the layers this rank of a pipeline runs.
+	stage *stage
 }
 
 // Hidden implements Model.
 func (d *MLADecoder) Hidden(ids *metal.Array, caches []cache.Cache) *metal.Array {
-	h := d.EmbedTokens.Forward(ids)
+	h := d.stage.enter(d.EmbedTokens.Forward(ids))
 	var offsets *metal.Array
 	var mask cache.Mask
 	n := ids.Dim(1)
-	switch {
+	switch first := d.stage.first(); {
 	case len(caches) > 0:
-		offsets, mask = caches[0].Offsets(), caches[0].MakeMask(n, 0)
+		offsets, mask = caches[first].Offsets(), caches[first].MakeMask(n, 0)
 	case n > 1:
 		offsets, mask = metal.Zeros([]int{ids.Dim(0)}, metal.Int32), cache.Mask{Mode: "causal"}
 	default:
 		offsets = metal.Zeros([]int{ids.Dim(0)}, metal.Int32)
 	}
 	for i, blk := range d.Layers {
+		if !d.stage.owns(i) {
+			d.stage.skip(layerCache(caches, i), n)
+			continue
+		}
 		h = blk.Forward(h, mask, layerCache(caches, i), offsets)
 	}
-	return d.Norm.Forward(h)
+	return d.Norm.Forward(d.stage.leave(h))
 }
 
 // Logits implements Model.
@@ -197,7 +203,7 @@ func (d *MLADecoder) NewCaches(opts CacheOptions) ([]cache.Cache, error) {
 			caches[i] = cache.NewKV(opts.LeftPad)
 		}
 	}
-	return caches, nil
+	return d.stage.caches(caches, opts, nil)
 }
 
 // newDeepseekV3 builds the model from its config and sanitized weights.

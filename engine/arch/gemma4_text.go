@@ -451,10 +451,15 @@ func (m *Gemma4Text) Hidden(ids *metal.Array, caches []cache.Cache) *metal.Array
 	h := d.embed(ids)
 	offsets := d.offsets(ids.Dim(0), caches)
 	perLayer := m.perLayerInputs(ids, h)
+	h = d.stage.enter(h)
 	masks := map[bool]cache.Mask{}
 	kvs := make([]*gemma4KV, len(m.Layers))
 	for i, g := range m.Layers {
 		c := layerCache(caches, i)
+		if !d.stage.owns(i) {
+			d.stage.skip(c, ids.Dim(1))
+			continue
+		}
 		mask, ok := masks[g.Sliding]
 		if !ok {
 			mask = d.mask(ids.Dim(1), g.Sliding, c)
@@ -470,7 +475,7 @@ func (m *Gemma4Text) Hidden(ids *metal.Array, caches []cache.Cache) *metal.Array
 		}
 		h, kvs[i] = g.Forward(h, mask, c, offsets, pl, src)
 	}
-	return d.Norm.Forward(h)
+	return d.Norm.Forward(d.stage.leave(h))
 }
 
 // perLayerInputs returns the per-layer inputs [B, L, layers, P]: the

@@ -191,11 +191,15 @@ type GptOss struct {
 // Hidden implements Model.
 func (m *GptOss) Hidden(ids *metal.Array, caches []cache.Cache) *metal.Array {
 	d := m.Decoder
-	h := d.embed(ids)
+	h := d.stage.enter(d.embed(ids))
 	offsets := d.offsets(ids.Dim(0), caches)
 	masks := map[bool]cache.Mask{}
 	for i, blk := range d.Layers {
 		c := layerCache(caches, i)
+		if !d.stage.owns(i) {
+			d.stage.skip(c, ids.Dim(1))
+			continue
+		}
 		mask, ok := masks[blk.Sliding]
 		if !ok {
 			mask = d.mask(ids.Dim(1), blk.Sliding, c)
@@ -204,7 +208,7 @@ func (m *GptOss) Hidden(ids *metal.Array, caches []cache.Cache) *metal.Array {
 		h = metal.Add(h, m.Attn[i].Forward(blk.InputLayernorm.Forward(h), mask, c, offsets))
 		h = metal.Add(h, blk.MLP.Forward(blk.PostAttentionLayernorm.Forward(h)))
 	}
-	return d.Norm.Forward(h)
+	return d.Norm.Forward(d.stage.leave(h))
 }
 
 // newGptOss builds a gpt-oss model.

@@ -16,15 +16,19 @@ type mixedLayer interface {
 	carriesState() bool
 }
 
-// mixedHidden runs ids through embed, the layers and norm. Attention layers
-// take the causal mask of layer attnIdx's cache, state layers the padding
-// mask of layer stateIdx's (-1: the model has no layer of that kind).
-func mixedHidden[L mixedLayer](embed *layer.Embedding, layers []L, norm *layer.RMSNorm, attnIdx, stateIdx int, ids *metal.Array, caches []cache.Cache) *metal.Array {
-	h := embed.Forward(ids)
+// mixedHidden runs ids through embed, the layers and norm (st's layers
+// only, when set). Attention layers take the causal mask of layer attnIdx's
+// cache, state layers the padding mask of layer stateIdx's (-1: the model
+// has no layer of that kind); with a stage, of the first layer of each kind
+// it runs.
+func mixedHidden[L mixedLayer](embed *layer.Embedding, layers []L, norm *layer.RMSNorm, attnIdx, stateIdx int, st *stage, ids *metal.Array, caches []cache.Cache) *metal.Array {
+	h := st.enter(embed.Forward(ids))
 	n := ids.Dim(1)
+	attnIdx = st.pick(attnIdx, len(layers), func(i int) bool { return !layers[i].carriesState() })
+	stateIdx = st.pick(stateIdx, len(layers), func(i int) bool { return layers[i].carriesState() })
 	var offsets *metal.Array
 	if len(caches) > 0 {
-		offsets = caches[0].Offsets()
+		offsets = caches[st.first()].Offsets()
 	} else {
 		offsets = metal.Zeros([]int{ids.Dim(0)}, metal.Int32)
 	}
@@ -38,11 +42,15 @@ func mixedHidden[L mixedLayer](embed *layer.Embedding, layers []L, norm *layer.R
 		}
 	}
 	for i, l := range layers {
+		if !st.owns(i) {
+			st.skip(layerCache(caches, i), n)
+			continue
+		}
 		mask := attnMask
 		if l.carriesState() {
 			mask = stateMask
 		}
 		h = l.Forward(h, mask, layerCache(caches, i), offsets)
 	}
-	return norm.Forward(h)
+	return norm.Forward(st.leave(h))
 }

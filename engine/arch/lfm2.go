@@ -44,6 +44,8 @@ type Lfm2 struct {
 	// attnIdx and convIdx are the first attention and convolution layers,
 	// whose caches make the masks of all layers of their kind (-1: none).
 	attnIdx, convIdx int
+	// stage, when set, is the layers this rank of a pipeline runs.
+	stage *stage
 }
 
 // lfm2Layer is one decoder layer; exactly one of Attn and Conv is set.
@@ -354,7 +356,7 @@ func (l *lfm2Layer) Forward(x *metal.Array, mask cache.Mask, c cache.Cache, offs
 
 // Hidden implements Model.
 func (m *Lfm2) Hidden(ids *metal.Array, caches []cache.Cache) *metal.Array {
-	return mixedHidden(m.EmbedTokens, m.Layers, m.Norm, m.attnIdx, m.convIdx, ids, caches)
+	return mixedHidden(m.EmbedTokens, m.Layers, m.Norm, m.attnIdx, m.convIdx, m.stage, ids, caches)
 }
 
 // carriesState reports a convolution layer.
@@ -389,7 +391,8 @@ func (m *Lfm2) NewCaches(opts CacheOptions) ([]cache.Cache, error) {
 			attn[i] = l.Attn.HeadDim
 		}
 	}
-	return hybridCaches(opts, attn, 1, "lfm2")
+	caches, err := hybridCaches(opts, attn, 1, "lfm2")
+	return m.stage.caches(caches, opts, err)
 }
 
 // hybridCaches makes the caches of a hybrid model: for each layer with a

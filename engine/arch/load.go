@@ -13,6 +13,20 @@ import (
 // model's arrays are evaluated and kept (the caller frees them with
 // FreeModel); on error everything Load created is freed before it returns.
 func Load(dir string) (Model, *model.Config, error) {
+	cfg, headers, err := readFolder(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	m, err := loadWeights(cfg, headers)
+	if err != nil {
+		return nil, nil, err
+	}
+	return m, cfg, nil
+}
+
+// readFolder reads a model folder's config (of a supported architecture)
+// and its weight files' validated headers.
+func readFolder(dir string) (*model.Config, []*model.Header, error) {
 	cfg, err := model.ReadConfig(dir)
 	if err != nil {
 		return nil, nil, err
@@ -24,11 +38,7 @@ func Load(dir string) (Model, *model.Config, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	m, err := loadWeights(cfg, headers)
-	if err != nil {
-		return nil, nil, err
-	}
-	return m, cfg, nil
+	return cfg, headers, nil
 }
 
 // loadWeights builds the model from validated headers inside a scope, so

@@ -21,21 +21,26 @@ const (
 	// over the ranks (mlx-lm's shard_linear "all-to-sharded" in, "sharded-to-
 	// all" out, with an all_sum after each attention and MLP).
 	TensorParallel Split = "tensor"
+	// PipelineParallel gives each rank a contiguous range of layers (rank 0
+	// the first), as mlx-lm's pipeline() does: the hidden states go from
+	// rank to rank, and every rank ends with the last one's.
+	PipelineParallel Split = "pipeline"
 )
 
 // Parallel asks Load for one rank's part of a model.
 type Parallel struct {
 	Group *metal.Group
-	// Split is the kind of parallelism; empty chooses (tensor when the
-	// architecture and head counts allow it).
+	// Split is the kind of parallelism; empty chooses: tensor when the
+	// architecture and head counts allow it, pipeline otherwise.
 	Split Split
 }
 
 // LoadParallel is Load for one rank of group: the model is split over the
 // group's ranks and this rank reads only its part of the weights from the
-// files. Every rank must call it, and then run the same forward passes in
-// the same order (the collectives pair up across ranks). Must run on the
-// MLX thread.
+// files (its heads and MLP columns, or its layers, and the tensors outside
+// the layers). Every rank must call it, and then run the same forward
+// passes in the same order (the collectives pair up across ranks). Must run
+// on the MLX thread.
 func LoadParallel(dir string, p Parallel) (Model, *model.Config, error) {
 	if p.Group == nil || p.Group.Size() < 1 {
 		return nil, nil, fmt.Errorf("%w: no group", ErrParallel)
@@ -43,33 +48,20 @@ func LoadParallel(dir string, p Parallel) (Model, *model.Config, error) {
 	if p.Group.Size() == 1 {
 		return Load(dir)
 	}
-	cfg, err := model.ReadConfig(dir)
-	if err != nil {
-		return nil, nil, err
-	}
-	if _, err := Lookup(cfg.ModelType); err != nil {
-		return nil, nil, err
-	}
-	headers, err := model.WeightHeaders(dir)
-	if err != nil {
-		return nil, nil, err
-	}
 	switch p.Split {
-	case "", TensorParallel:
+	case "", TensorParallel, PipelineParallel:
 	default:
-		return nil, nil, fmt.Errorf("%w: unknown split %q (want %q)", ErrParallel, p.Split, TensorParallel)
+		return nil, nil, fmt.Errorf("%w: unknown split %q (want %q or %q)", ErrParallel, p.Split, TensorParallel, PipelineParallel)
 	}
-	if err := checkTensorParallel(cfg, headers, p.Group.Size()); err != nil {
-		return nil, nil, err
-	}
-	sharded, err := shardConfig(cfg, p.Group.Size())
+	cfg, headers, err := readFolder(dir)
 	if err != nil {
 		return nil, nil, err
 	}
 	var m Model
 	metal.Scope(func() {
 		// The whole model built from the lazily mapped files (nothing is
-		// read) says whether its layers are the kind this split handles.
+		// read) says whether its layers are the kind tensor parallelism
+		// handles, and how many there are.
 		var weights map[string]*metal.Array
 		if weights, err = openWeights(headers); err != nil {
 			return
@@ -78,21 +70,48 @@ func LoadParallel(dir string, p Parallel) (Model, *model.Config, error) {
 		if whole, err = Build(cfg, weights); err != nil {
 			return
 		}
-		if _, err = tensorParallelLayers(whole, cfg.ModelType); err != nil {
+		if p.Split != PipelineParallel {
+			m, err = loadTensorParallel(cfg, headers, whole, p.Group)
+			if p.Split == TensorParallel || !errors.Is(err, ErrParallel) {
+				return
+			}
+		}
+		var st *stage
+		if st, err = planPipeline(whole, cfg.ModelType, p.Group); err != nil {
 			return
 		}
 		if weights, err = openWeights(headers); err != nil {
 			return
 		}
-		if err = readShards(headers, weights, languageConfig(cfg), p.Group); err != nil {
-			return
-		}
-		m, err = buildParallel(sharded, weights, p.Group)
+		m, err = buildPipeline(cfg, weights, st)
 	})
 	if err != nil {
 		return nil, nil, err
 	}
 	return m, cfg, nil
+}
+
+// loadTensorParallel loads rank's part of the model whole (built lazily)
+// split by tensor parallelism; ErrParallel when it cannot be.
+func loadTensorParallel(cfg *model.Config, headers []*model.Header, whole Model, g *metal.Group) (Model, error) {
+	if err := checkTensorParallel(cfg, headers, g.Size()); err != nil {
+		return nil, err
+	}
+	if _, err := tensorParallelLayers(whole, cfg.ModelType); err != nil {
+		return nil, err
+	}
+	sharded, err := shardConfig(cfg, g.Size())
+	if err != nil {
+		return nil, err
+	}
+	weights, err := openWeights(headers)
+	if err != nil {
+		return nil, err
+	}
+	if err := readShards(headers, weights, languageConfig(cfg), g); err != nil {
+		return nil, err
+	}
+	return buildParallel(sharded, weights, g)
 }
 
 // buildParallel builds the rank's model from its shards, adds the all_sums,

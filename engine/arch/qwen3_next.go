@@ -128,6 +128,8 @@ type HybridModel struct {
 	// faIdx and ssmIdx are the first full-attention and linear layers,
 	// whose caches make their kind's masks (-1: none).
 	faIdx, ssmIdx int
+	// stage, when set, is the layers this rank of a pipeline runs.
+	stage *stage
 }
 
 type hybridLayer struct {
@@ -440,7 +442,7 @@ func (l *hybridLayer) Forward(x *metal.Array, mask cache.Mask, c cache.Cache, of
 
 // Hidden implements Model.
 func (m *HybridModel) Hidden(ids *metal.Array, caches []cache.Cache) *metal.Array {
-	return mixedHidden(m.EmbedTokens, m.Layers, m.Norm, m.faIdx, m.ssmIdx, ids, caches)
+	return mixedHidden(m.EmbedTokens, m.Layers, m.Norm, m.faIdx, m.ssmIdx, m.stage, ids, caches)
 }
 
 // carriesState reports a Gated DeltaNet layer.
@@ -464,7 +466,8 @@ func (m *HybridModel) NewCaches(opts CacheOptions) ([]cache.Cache, error) {
 			attn[i] = l.Attn.HeadDim
 		}
 	}
-	return hybridCaches(opts, attn, 2, "this Gated DeltaNet model")
+	caches, err := hybridCaches(opts, attn, 2, "this Gated DeltaNet model")
+	return m.stage.caches(caches, opts, err)
 }
 
 // Arrays implements Model.

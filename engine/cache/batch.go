@@ -31,7 +31,7 @@ func MergeKV(rows []Cache) (*KV, bool) {
 	if first.keys.Dtype() != kparts[0].Dtype() {
 		return nil, false
 	}
-	c := &KV{idx: longest, leftPad: pad}
+	c := &KV{position: position{idx: longest, leftPad: pad}}
 	c.keys = metal.Concatenate(kparts, 0).Keep()
 	c.values = metal.Concatenate(vparts, 0).Keep()
 	return c, true

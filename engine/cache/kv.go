@@ -13,22 +13,41 @@ const step = 256
 // steps of 256 positions and filled with slice updates.
 type KV struct {
 	keys, values *metal.Array
-	idx          int
-	leftPad      []int32
+	position
+}
+
+// position is where a cache's sequences are: the positions processed and
+// each sequence's left padding (the standard cache's, and the stand-ins'
+// that hold no keys: state caches, a pipeline's other layers).
+type position struct {
+	idx     int
+	leftPad []int32
+}
+
+// Offset implements Cache.
+func (p *position) Offset() int { return p.idx }
+
+// Offsets implements Cache.
+func (p *position) Offsets() *metal.Array {
+	return offsetsArray(p.idx, p.leftPad, max(len(p.leftPad), 1))
+}
+
+// causalMask is the mask for n new tokens of a cache that keeps every
+// position: causal, limited to window, and hiding each sequence's padding.
+func (p *position) causalMask(n, window int) Mask {
+	if hasPadding(p.leftPad) || window > 0 {
+		return Mask{Mode: "array", Array: CausalMask(n, p.idx, window, p.leftPad)}
+	}
+	if n == 1 {
+		return Mask{}
+	}
+	return Mask{Mode: "causal"}
 }
 
 // NewKV returns an empty cache; leftPad gives each sequence's left padding
 // (nil for none).
 func NewKV(leftPad []int) *KV {
-	return &KV{leftPad: toInt32(leftPad)}
-}
-
-// Offset implements Cache.
-func (c *KV) Offset() int { return c.idx }
-
-// Offsets implements Cache.
-func (c *KV) Offsets() *metal.Array {
-	return offsetsArray(c.idx, c.leftPad, max(len(c.leftPad), 1))
+	return &KV{position: position{leftPad: toInt32(leftPad)}}
 }
 
 // Update implements Cache.
@@ -92,15 +111,7 @@ func (c *KV) Restore(s State) error {
 }
 
 // MakeMask implements Cache.
-func (c *KV) MakeMask(n, window int) Mask {
-	if hasPadding(c.leftPad) || window > 0 {
-		return Mask{Mode: "array", Array: CausalMask(n, c.idx, window, c.leftPad)}
-	}
-	if n == 1 {
-		return Mask{}
-	}
-	return Mask{Mode: "causal"}
-}
+func (c *KV) MakeMask(n, window int) Mask { return c.causalMask(n, window) }
 
 // Bytes implements Cache.
 func (c *KV) Bytes() int {

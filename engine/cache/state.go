@@ -21,15 +21,14 @@ import (
 // sequence's padded positions so the layer zeroes their inputs, which
 // leaves the state as if the sequence had started at its first real token.
 type Recurrent struct {
-	arrays  []*metal.Array // nil entries until the first update
-	idx     int
-	leftPad []int32
+	arrays []*metal.Array // nil entries until the first update
+	position
 }
 
 // NewRecurrent returns an empty cache of n state arrays; leftPad gives each
 // sequence's left padding (nil for none).
 func NewRecurrent(n int, leftPad []int) *Recurrent {
-	return &Recurrent{arrays: make([]*metal.Array, n), leftPad: toInt32(leftPad)}
+	return &Recurrent{arrays: make([]*metal.Array, n), position: position{leftPad: toInt32(leftPad)}}
 }
 
 // Get returns state array i (nil before the first update).
@@ -42,14 +41,6 @@ func (c *Recurrent) Set(i int, a *metal.Array) {
 
 // Advance records n more processed positions.
 func (c *Recurrent) Advance(n int) { c.idx += n }
-
-// Offset implements Cache.
-func (c *Recurrent) Offset() int { return c.idx }
-
-// Offsets implements Cache.
-func (c *Recurrent) Offsets() *metal.Array {
-	return offsetsArray(c.idx, c.leftPad, max(len(c.leftPad), 1))
-}
 
 // Update implements Cache; a recurrent layer does not attend, so it is a
 // programming error.

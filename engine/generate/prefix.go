@@ -70,6 +70,10 @@ type prefixCache struct {
 	roots map[string]*radixNode
 	lru   *list.List // of *prefixEntry, most recent at the front
 	st    PrefixStats
+	// pressured counts fit's evictions, and cleared a clear, since a
+	// group's leader last sent them to its followers.
+	pressured int
+	cleared   bool
 }
 
 type prefixEntry struct {
@@ -182,13 +186,18 @@ func (p *prefixCache) lookup(key string, prompt []int32) (*prefixEntry, int) {
 	return anyEntry(n), depth
 }
 
-// anyEntry returns an entry at or below n (every leaf has one).
+// anyEntry returns an entry at or below n (every leaf has one): down the
+// child of the smallest token each time, the same entry for the same tree
+// (the ranks of a group must reuse alike, and touch the same LRU entry).
 func anyEntry(n *radixNode) *prefixEntry {
 	for n.entry == nil {
-		for _, c := range n.children {
-			n = c
-			break
+		var next *radixNode
+		for tok, c := range n.children {
+			if next == nil || tok < next.edge[0] {
+				next = c
+			}
 		}
+		n = next
 	}
 	return n.entry
 }
@@ -321,6 +330,16 @@ func (p *prefixCache) fit(limit int64) {
 	for p.lru.Len() > 0 && float64(metal.ActiveMemory()) > memoryPressure*float64(limit) {
 		p.remove(p.lru.Back().Value.(*prefixEntry))
 		p.st.Pressured++
+		p.pressured++
+	}
+}
+
+// evictOldest removes the n least recently used entries (a follower of a
+// group repeating the leader's evictions under memory pressure).
+func (p *prefixCache) evictOldest(n int) {
+	for ; n > 0 && p.lru.Len() > 0; n-- {
+		p.remove(p.lru.Back().Value.(*prefixEntry))
+		p.st.Pressured++
 	}
 }
 
@@ -336,6 +355,7 @@ func (p *prefixCache) clear() {
 	for p.lru.Len() > 0 {
 		p.remove(p.lru.Back().Value.(*prefixEntry))
 	}
+	p.cleared, p.pressured = true, 0
 }
 
 // cutBack trims c to n positions; false when it cannot (a rotating cache

@@ -38,6 +38,12 @@ type SchedulerOptions struct {
 	// MemoryLimit is the MLX active memory above which the prefix cache
 	// gives memory back (0: MLX's memory limit).
 	MemoryLimit int64
+	// Lockstep, set on the leader of a distributed group, sends each
+	// step's input to the followers (no disk cache, draft model or
+	// structured output in a group yet). A prefix cache works when every
+	// rank's caches are alike (tensor parallelism); the caller leaves
+	// PrefixCacheBytes 0 otherwise.
+	Lockstep Lockstep
 }
 
 // Scheduler runs the generations of one model with continuous batching:
@@ -68,6 +74,9 @@ type Scheduler struct {
 	// MLX thread / loop goroutine only:
 	running []*seq
 	prefix  *prefixCache
+
+	follower bool   // a follower rank's scheduler (Follow drives it)
+	nextID   uint64 // the leader's last sequence id
 }
 
 // NewScheduler starts a scheduler for m (vocabulary vocab).
@@ -77,6 +86,9 @@ func NewScheduler(m arch.Model, vocab int, opts SchedulerOptions) *Scheduler {
 	}
 	if opts.MaxBatchTokens <= 0 {
 		opts.MaxBatchTokens = DefaultMaxBatchTokens
+	}
+	if opts.Lockstep != nil {
+		opts.Disk = nil
 	}
 	s := &Scheduler{m: m, vocab: vocab, opts: opts, wake: make(chan struct{}, 1), done: make(chan struct{})}
 	s.prefix = newPrefixCache(opts.PrefixCacheBytes, opts.Disk)
@@ -91,6 +103,14 @@ func NewScheduler(m arch.Model, vocab int, opts SchedulerOptions) *Scheduler {
 func (s *Scheduler) Generate(ctx context.Context, req Request, fn Callback) (*Result, error) {
 	if err := req.validate(s.vocab); err != nil {
 		return nil, err
+	}
+	if s.follower {
+		return nil, fmt.Errorf("%w: a follower rank takes requests from its leader only", ErrGroupUnsupported)
+	}
+	if s.opts.Lockstep != nil {
+		if err := forGroup(&req); err != nil {
+			return nil, err
+		}
 	}
 	q := newSeq(ctx, req, fn)
 	s.mu.Lock()
@@ -213,7 +233,14 @@ func (s *Scheduler) failAll(err error) {
 
 // step is one scheduling round (MLX thread).
 func (s *Scheduler) step() error {
-	s.admit()
+	if err := s.admit(); err != nil {
+		return err
+	}
+	return s.run()
+}
+
+// run is a step after admission: prefill, decode, read, reap.
+func (s *Scheduler) run() error {
 	if err := s.prefill(); err != nil {
 		return err
 	}
@@ -239,8 +266,9 @@ func (s *Scheduler) step() error {
 }
 
 // admit moves waiting requests into the running set, up to MaxSequences,
-// and drops cancelled ones from the queue.
-func (s *Scheduler) admit() {
+// and drops cancelled ones from the queue. On the leader of a group it
+// sends the step's input first; that failing fails the step.
+func (s *Scheduler) admit() error {
 	s.mu.Lock()
 	draft := s.draft
 	var admitted, cancelled []*seq
@@ -262,9 +290,20 @@ func (s *Scheduler) admit() {
 	for _, q := range cancelled {
 		q.end(q.ctx.Err())
 	}
+	if s.opts.Lockstep != nil {
+		in := s.leaderInput(admitted)
+		if err := s.opts.Lockstep.Send(in); err != nil {
+			for _, q := range admitted {
+				q.end(err)
+			}
+			return err
+		}
+		s.applyHalts(in)
+	}
 	for _, q := range admitted {
 		s.start(q, draft)
 	}
+	return nil
 }
 
 // start gives an admitted sequence its caches (from the prefix cache when
@@ -304,7 +343,7 @@ func (s *Scheduler) prefill() error {
 		if budget == 0 {
 			break
 		}
-		if q.done || q.ctx.Err() != nil {
+		if q.done || s.cancelled(q) {
 			continue
 		}
 		rest := len(q.req.Prompt) - 1 - q.pos
@@ -318,9 +357,26 @@ func (s *Scheduler) prefill() error {
 		n := min(chunk, budget, rest)
 		p := q.req.Prompt[q.pos : q.pos+n]
 		// As in Generate: evaluate once the scope has dropped the chunk's
-		// intermediates, so only the caches hold the graph.
-		metal.Scope(func() { s.m.Hidden(metal.FromInt32(p, 1, n), q.caches) })
-		if err := metal.AsyncEval(cacheState(q.caches)...); err != nil {
+		// intermediates, so only the caches hold the graph. In a group the
+		// hidden states are evaluated too: every rank must run the same
+		// collectives, and a pipeline's send to the next rank is in no
+		// cache of the sending rank.
+		var h *metal.Array
+		metal.Scope(func() {
+			h = s.m.Hidden(metal.FromInt32(p, 1, n), q.caches)
+			if s.grouped() {
+				h.Keep()
+			} else {
+				h = nil
+			}
+		})
+		arrays := cacheState(q.caches)
+		if h != nil {
+			arrays = append(arrays, h)
+		}
+		err := s.evalStep(arrays...)
+		metal.FreeAll(h)
+		if err != nil {
 			return fmt.Errorf("prefill: %w", err)
 		}
 		q.pos += n
@@ -393,7 +449,7 @@ func (s *Scheduler) decode(old []*step) error {
 			arrays = append(arrays, st.arrays()...)
 		}
 	})
-	if err := metal.AsyncEval(arrays...); err != nil {
+	if err := s.evalStep(arrays...); err != nil {
 		metal.FreeAll(rows...)
 		return err
 	}
@@ -448,8 +504,8 @@ func (s *Scheduler) read(old []*step) {
 			// constrain read (and freed) it already.
 			q.readEarly = false
 		case st == nil:
-			if !q.done && q.ctx.Err() != nil {
-				q.finish(q.ctx.Err(), "")
+			if !q.done && s.cancelled(q) {
+				q.finish(cancelErr(q), "")
 			}
 		default:
 			s.readOne(q, st)
@@ -466,10 +522,10 @@ func (s *Scheduler) readOne(q *seq, st *step) {
 		q.finish(err, "")
 	case reason != "":
 		q.finish(nil, reason)
-	case q.stop.Load():
+	case s.stopped(q):
 		q.finish(nil, FinishCallback)
-	case q.ctx.Err() != nil:
-		q.finish(q.ctx.Err(), "")
+	case s.cancelled(q):
+		q.finish(cancelErr(q), "")
 	case q.pending == nil && q.issued >= q.req.MaxTokens:
 		q.finish(nil, FinishLength)
 	}
@@ -508,7 +564,9 @@ func (s *Scheduler) reap() {
 	clear(s.running[len(kept):])
 	s.running = kept
 	if len(ended) > 0 {
-		s.prefix.fit(s.opts.MemoryLimit)
+		if !s.follower { // a follower repeats the leader's evictions instead
+			s.prefix.fit(s.opts.MemoryLimit)
+		}
 		s.publishPrefix()
 	}
 	s.mu.Lock()

@@ -31,6 +31,9 @@ type seq struct {
 	readEarly bool
 	done      bool
 	err       error
+	// id and halted: the sequence in a distributed group (lockstep.go).
+	id     uint64
+	halted int
 
 	submitted, admitted, first, last time.Time
 

@@ -89,6 +89,20 @@ export interface Status {
   downloads: Download[] | null;
   demo?: DemoStatus;
   notices?: Notice[];
+  group?: GroupStatus;
+}
+
+// GroupStatus is the group of machines this server leads (lmx serve --hosts).
+export interface GroupStatus {
+  state: "forming" | "ready" | "lost";
+  error?: string;
+  hosts_file: string;
+  backend: string;
+  ranks: { rank: number; host: string; address: string; active_bytes: number; peak_bytes: number }[];
+  link_bytes?: number;
+  link_ms?: number;
+  link_gbps?: number;
+  formed: number;
 }
 
 // Notice is something this run had to do that the user should hear of

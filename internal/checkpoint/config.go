@@ -277,3 +277,26 @@ func (c *Config) derive(raw map[string]json.RawMessage, defaults, forced map[str
 	}
 	return ParseConfig(c.Path, data)
 }
+
+// Language is the config that describes the language model: c
+// itself, or for a multimodal wrapper (mistral3, gemma3, gemma4) whose
+// config.json keeps the text model's sizes only under "text_config", that
+// object (c when it cannot be read).
+func (c *Config) Language() *Config {
+	if !c.Has("text_config") || (c.NumHiddenLayers > 0 && c.VocabSize > 0) {
+		return c
+	}
+	text, err := c.Nested("text_config", nil, nil)
+	if err != nil {
+		return c
+	}
+	// A size the wrapper keeps at its top level only (some keep vocab_size
+	// there) still counts.
+	if text.VocabSize == 0 {
+		text.VocabSize = c.VocabSize
+	}
+	if text.MaxPositionEmbeddings == 0 {
+		text.MaxPositionEmbeddings = c.MaxPositionEmbeddings
+	}
+	return text
+}

@@ -76,26 +76,82 @@ func Hostfile(t *testing.T, dir string, n int) string {
 // rank's output.
 func Run(t *testing.T, test string, n int, limit time.Duration, env ...string) [][]byte {
 	t.Helper()
-	dir := t.TempDir()
-	hostfile := Hostfile(t, dir, n)
-	ctx, cancel := context.WithTimeout(context.Background(), limit)
-	defer cancel()
-	cmds := make([]*exec.Cmd, n)
-	logs := make([]*bytes.Buffer, n)
+	g := Start(t, test, n, limit, env...)
+	return g.Wait()
+}
+
+// Group is a running group of test ranks.
+type Group struct {
+	t        *testing.T
+	test     string
+	dir      string
+	hostfile string
+	env      []string
+	ctx      context.Context
+	cancel   context.CancelFunc
+	cmds     []*exec.Cmd
+	logs     []*bytes.Buffer
+	killed   map[int]bool
+}
+
+// Start starts the ranks of Run and returns at once.
+func Start(t *testing.T, test string, n int, limit time.Duration, env ...string) *Group {
+	t.Helper()
+	g := &Group{t: t, test: test, dir: t.TempDir(), env: env, killed: map[int]bool{}}
+	g.hostfile = Hostfile(t, g.dir, n)
+	g.ctx, g.cancel = context.WithTimeout(context.Background(), limit)
+	t.Cleanup(g.cancel)
+	g.cmds, g.logs = make([]*exec.Cmd, n), make([]*bytes.Buffer, n)
 	for r := range n {
-		cmd := exec.CommandContext(ctx, os.Args[0], "-test.run="+runPattern(test), "-test.count=1", "-test.v")
-		cmd.Env = append(os.Environ(), env...)
-		cmd.Env = append(cmd.Env, "MLX_RANK="+strconv.Itoa(r), "MLX_HOSTFILE="+hostfile,
-			envRank+"="+strconv.Itoa(r), envOut+"="+filepath.Join(dir, fmt.Sprintf("rank%d.json", r)))
-		logs[r] = &bytes.Buffer{}
-		cmd.Stdout, cmd.Stderr = logs[r], logs[r]
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		cmds[r] = cmd
+		g.start(r)
 	}
+	return g
+}
+
+// Dir is the folder the ranks' results are written to, which the test can
+// also use to pass files between the parent and the ranks.
+func (g *Group) Dir() string { return g.dir }
+
+func (g *Group) start(r int) {
+	cmd := exec.CommandContext(g.ctx, os.Args[0], "-test.run="+runPattern(g.test), "-test.count=1", "-test.v")
+	cmd.Env = append(os.Environ(), g.env...)
+	cmd.Env = append(cmd.Env, "MLX_RANK="+strconv.Itoa(r), "MLX_HOSTFILE="+g.hostfile, "LMX_DISTTEST_DIR="+g.dir,
+		envRank+"="+strconv.Itoa(r), envOut+"="+filepath.Join(g.dir, fmt.Sprintf("rank%d.json", r)))
+	if g.logs[r] == nil {
+		g.logs[r] = &bytes.Buffer{}
+	}
+	cmd.Stdout, cmd.Stderr = g.logs[r], g.logs[r]
+	if err := cmd.Start(); err != nil {
+		g.t.Fatal(err)
+	}
+	g.cmds[r] = cmd
+}
+
+// Kill ends rank r at once (SIGKILL: no goodbye to its peers) and reaps it.
+func (g *Group) Kill(r int) {
+	_ = g.cmds[r].Process.Kill()
+	_ = g.cmds[r].Wait()
+	g.killed[r] = true
+}
+
+// Restart starts rank r again (after Kill), with the same rank and hostfile.
+func (g *Group) Restart(r int) {
+	fmt.Fprintf(g.logs[r], "\n--- restarted ---\n")
+	g.start(r)
+	delete(g.killed, r)
+}
+
+// Wait waits for every rank not killed and returns their results (nil for
+// a killed rank); a rank failing fails the test with every rank's output.
+func (g *Group) Wait() [][]byte {
+	t := g.t
+	t.Helper()
+	n := len(g.cmds)
 	failed := false
-	for r, cmd := range cmds {
+	for r, cmd := range g.cmds {
+		if g.killed[r] {
+			continue
+		}
 		if err := cmd.Wait(); err != nil {
 			failed = true
 			t.Errorf("rank %d of %d: %v", r, n, err)
@@ -103,7 +159,10 @@ func Run(t *testing.T, test string, n int, limit time.Duration, env ...string) [
 	}
 	out := make([][]byte, n)
 	for r := range n {
-		b, err := os.ReadFile(filepath.Join(dir, fmt.Sprintf("rank%d.json", r)))
+		if g.killed[r] {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(g.dir, fmt.Sprintf("rank%d.json", r)))
 		if err != nil && !failed {
 			failed = true
 			t.Errorf("rank %d wrote no result: %v", r, err)
@@ -111,13 +170,21 @@ func Run(t *testing.T, test string, n int, limit time.Duration, env ...string) [
 		out[r] = b
 	}
 	if failed {
-		for r, l := range logs {
-			t.Logf("rank %d output:\n%s", r, tail(l.String(), 6000))
-		}
+		g.Logs()
 		t.FailNow()
 	}
 	return out
 }
+
+// Logs logs every rank's output.
+func (g *Group) Logs() {
+	for r, l := range g.logs {
+		g.t.Logf("rank %d output:\n%s", r, tail(l.String(), 6000))
+	}
+}
+
+// SharedDir is, in a rank, the folder of its group (Group.Dir in the parent).
+func SharedDir() string { return os.Getenv("LMX_DISTTEST_DIR") }
 
 // runPattern anchors each level of a test name for -test.run.
 func runPattern(name string) string {

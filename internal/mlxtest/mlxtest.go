@@ -28,3 +28,16 @@ func Do(t testing.TB, fn func() error) {
 		t.Fatal(err)
 	}
 }
+
+// JoinRing joins the ring group this test process was started in as a rank
+// (internal/disttest), failing the test when it cannot.
+func JoinRing(t testing.TB) *metal.Group {
+	t.Helper()
+	var g *metal.Group
+	Do(t, func() error {
+		var err error
+		g, err = metal.DistInit("ring")
+		return err
+	})
+	return g
+}

@@ -4,7 +4,7 @@
 import { useEffect, useState } from "preact/hooks";
 import type { PageProps } from "../app";
 import {
-  type Memory, type MLXMemory, type PoolStatus, type RequestRecord, type Settings, type Status,
+  type GroupStatus, type Memory, type MLXMemory, type PoolStatus, type RequestRecord, type Settings, type Status,
   getSettings, installDemo, startServer, stopServer,
 } from "../api";
 import { refreshPool, setStatus, usePool, useRequests, useStats, useStatus } from "../live";
@@ -59,6 +59,7 @@ export default function Dashboard(_props: PageProps) {
       {!s.engine.available && <EngineError s={s} />}
       <GetModel s={s} />
       <LoadedModels />
+      {s.group && <GroupCard g={s.group} />}
       <MemoryCard s={s} settings={settings} />
       <Performance />
       <Requests />
@@ -202,6 +203,56 @@ function ServerCard({ s }: { s: Status }) {
 }
 
 // ---- engine and models ----
+
+// ---- the group of machines (lmx serve --hosts) ----
+
+const groupStates: Record<GroupStatus["state"], string> = {
+  forming: "Waiting for every machine to join",
+  ready: "Ready",
+  lost: "A machine was lost — forming again",
+};
+
+function GroupCard({ g }: { g: GroupStatus }) {
+  return (
+    <Card title="Group of machines" id="group" class="wide">
+      <p>
+        <Badge ok={g.state === "ready"}>{groupStates[g.state] ?? g.state}</Badge>{" "}
+        {g.ranks.length} machines over {g.backend} · hostfile <code>{g.hosts_file}</code>
+        {g.formed > 1 ? ` · formed ${g.formed} times` : ""}
+      </p>
+      {g.error && <pre class="error" id="group-error">{g.error}</pre>}
+      <table class="grid" id="group-ranks">
+        <caption class="sr-only">Ranks of the group</caption>
+        <thead>
+          <tr>
+            <th scope="col">Rank</th>
+            <th scope="col">Host</th>
+            <th scope="col">Address</th>
+            <th scope="col" class="num">MLX memory</th>
+          </tr>
+        </thead>
+        <tbody>
+          {g.ranks.map((r) => (
+            <tr key={r.rank}>
+              <td>{r.rank === 0 ? "0 (this Mac, leader)" : r.rank}</td>
+              <td>{r.host}</td>
+              <td>
+                <code>{r.address}</code>
+              </td>
+              <td class="num">{r.active_bytes > 0 ? formatBytes(r.active_bytes) : "—"}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      {g.link_gbps ? (
+        <p class="hint">
+          Link: all_sum of {formatBytes(g.link_bytes ?? 0)} in {formatMs(g.link_ms ?? 0)} ({formatNumber(g.link_gbps, 2)} GB/s),
+          measured when the group formed. Split models hold about 1/{g.ranks.length} of their weights on each machine.
+        </p>
+      ) : null}
+    </Card>
+  );
+}
 
 function EngineError({ s }: { s: Status }) {
   return (
