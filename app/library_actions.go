@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/lmx-app/lmx/app/api"
+	"github.com/lmx-app/lmx/engine"
 	"github.com/lmx-app/lmx/engine/gguf"
 	"github.com/lmx-app/lmx/store/library"
 )
@@ -63,12 +64,15 @@ func (a *App) HubModel(ctx context.Context, repo string) (api.HubModel, error) {
 	if s.Cache.MaxKVSize > 0 && (hm.ContextTokens == 0 || s.Cache.MaxKVSize < hm.ContextTokens) {
 		hm.ContextTokens = s.Cache.MaxKVSize
 	}
-	kv, err := library.KVBytesPerToken(cfg)
+	// The KV cache as the engine will lay it out (sliding windows, latent
+	// attention, state layers), with the cache settings the pool loads with.
+	est, err := engine.EstimateConfig(cfg, library.WeightsBytes(sizes), hm.ContextTokens,
+		engine.Options{MaxKVSize: s.Cache.MaxKVSize, KVBits: s.Cache.KVBits})
 	if err != nil {
 		hm.FitError = err.Error()
 		return hm, nil
 	}
-	fit := library.Fit(library.WeightsBytes(sizes), kv, hm.ContextTokens, a.MemoryBudget(s).Bytes)
+	fit := library.FitKV(est.WeightBytes, est.KVBytes, a.MemoryBudget(s).Bytes)
 	hm.Fit = &fit
 	return hm, nil
 }

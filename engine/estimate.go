@@ -1,11 +1,14 @@
 package engine
 
 import (
+	"cmp"
+	"encoding/json"
 	"fmt"
 	"regexp"
 	"strconv"
 	"strings"
 
+	"github.com/lmx-app/lmx/engine/arch"
 	"github.com/lmx-app/lmx/engine/model"
 )
 
@@ -43,21 +46,60 @@ func Estimate(dir string, contextTokens int, opts Options) (MemoryEstimate, erro
 	if err != nil {
 		return MemoryEstimate{}, fmt.Errorf("estimate %s: %w", dir, err)
 	}
-	w := readWeights(headers)
+	est, err := estimate(cfg, readWeights(headers), contextTokens, opts)
+	if err != nil {
+		return MemoryEstimate{}, fmt.Errorf("estimate %s: %w", dir, err)
+	}
+	return est, nil
+}
+
+// EstimateConfig is Estimate before a download: from the text of a
+// config.json and the weight files' total size, the KV cache laid out as
+// the architecture keeps it in the activations' dtype that config.json
+// names (float32, else 16-bit), as the Hub's "will it fit" needs.
+func EstimateConfig(configJSON []byte, weightBytes int64, contextTokens int, opts Options) (MemoryEstimate, error) {
+	cfg, err := model.ParseConfig("config.json", configJSON)
+	if err != nil {
+		return MemoryEstimate{}, err
+	}
+	var dtypes struct {
+		Torch string `json:"torch_dtype"`
+		DType string `json:"dtype"`
+	}
+	_ = json.Unmarshal(configJSON, &dtypes)
+	text := languageConfig(cfg)
+	_ = text.Decode(&dtypes) // a multimodal checkpoint's text_config may name its own
+	w := weightFacts{bytes: weightBytes, kvDim: map[int]int{}, actBytes: 2}
+	if cmp.Or(dtypes.Torch, dtypes.DType) == "float32" {
+		w.actBytes = 4
+	}
+	if text.NumHiddenLayers <= 0 {
+		return MemoryEstimate{}, text.FieldError("num_hidden_layers", "must be a positive integer")
+	}
+	return estimate(text, w, contextTokens, opts)
+}
+
+// estimate adds the KV cache of contextTokens (<= 0: the context length)
+// to the weights.
+func estimate(cfg *model.Config, w weightFacts, contextTokens int, opts Options) (MemoryEstimate, error) {
 	if contextTokens <= 0 {
 		contextTokens = cfg.MaxPositionEmbeddings
 	}
 	est := MemoryEstimate{WeightBytes: w.bytes, ContextTokens: contextTokens}
-	for i, l := range kvLayers(cfg, w, opts) {
-		if l.perToken <= 0 {
-			return MemoryEstimate{}, fmt.Errorf("estimate %s: layer %d: no key/value size in config.json or weights", dir, i)
+	layers, err := kvLayers(cfg, w, opts)
+	if err != nil {
+		return MemoryEstimate{}, err
+	}
+	for i, l := range layers {
+		if l.perToken <= 0 && l.fixed <= 0 {
+			return MemoryEstimate{}, fmt.Errorf("layer %d: no key/value size in config.json or weights", i)
 		}
 		n := int64(contextTokens)
 		if l.bound > 0 {
 			n = min(n, int64(l.bound))
 		}
 		est.KVBytesPerToken += l.perToken
-		est.KVBytes += n * l.perToken
+		est.KVBytes += n*l.perToken + l.fixed
 	}
 	return est, nil
 }
@@ -124,27 +166,48 @@ func readWeights(headers []*model.Header) weightFacts {
 // floatBytes are the widths of the float safetensors dtypes.
 var floatBytes = map[string]int64{"F32": 4, "F16": 2, "BF16": 2}
 
-// kvLayer is one layer's cache: bytes per token, and the most tokens it
-// holds (0: the whole context).
+// kvLayer is one layer's cache: bytes per token, the most tokens it holds
+// (0: the whole context), and fixed bytes (a state layer's).
 type kvLayer struct {
 	perToken int64
 	bound    int
+	fixed    int64
 }
 
 // kvLayers lays out the caches the way the architectures' NewCaches does:
 // sliding-window layers keep their window, the others are bounded by
-// MaxKVSize when set, else quantized when KVBits is set, else standard.
-func kvLayers(cfg *model.Config, w weightFacts, opts Options) []kvLayer {
+// MaxKVSize when set, else quantized when KVBits is set, else standard;
+// layers with a state instead hold it whole. Keys and values are as wide as
+// the architecture's layout says (arch.CacheLayout), else as each layer's
+// k_proj weight, else num_key_value_heads × head_dim.
+func kvLayers(cfg *model.Config, w weightFacts, opts Options) ([]kvLayer, error) {
+	layout, custom, err := arch.CacheLayout(cfg)
+	if err != nil {
+		return nil, err
+	}
 	sliding := slidingLayers(cfg)
-	layers := make([]kvLayer, cfg.NumHiddenLayers)
+	n := cfg.NumHiddenLayers
+	if custom {
+		n = len(layout)
+	}
+	layers := make([]kvLayer, n)
 	for i := range layers {
 		dim := int64(w.kvDim[i])
 		if dim == 0 {
 			dim = int64(cfg.NumKeyValueHeads * cfg.HeadDim)
 		}
-		plain := 2 * dim * w.actBytes
+		key, value, slide := dim, dim, i < len(sliding) && sliding[i]
+		if custom {
+			l := layout[i]
+			if l.Key == 0 && l.Value == 0 {
+				layers[i] = kvLayer{fixed: int64(l.State)*w.actBytes + int64(l.State32)*4}
+				continue
+			}
+			key, value, slide = int64(l.Key), int64(l.Value), l.Sliding
+		}
+		plain := (key + value) * w.actBytes
 		switch {
-		case sliding[i]:
+		case slide:
 			layers[i] = kvLayer{perToken: plain, bound: cfg.SlidingWindow}
 		case opts.MaxKVSize > 0:
 			layers[i] = kvLayer{perToken: plain, bound: opts.MaxKVSize}
@@ -154,12 +217,12 @@ func kvLayers(cfg *model.Config, w weightFacts, opts Options) []kvLayer {
 				group = 64
 			}
 			// Packed values plus a scale and a bias per group, for K and V.
-			layers[i] = kvLayer{perToken: 2 * (dim*int64(opts.KVBits)/8 + 2*(dim/group)*w.actBytes)}
+			layers[i] = kvLayer{perToken: (key+value)*int64(opts.KVBits)/8 + 2*(key/group+value/group)*w.actBytes}
 		default:
 			layers[i] = kvLayer{perToken: plain}
 		}
 	}
-	return layers
+	return layers, nil
 }
 
 // slidingLayers marks the sliding-window layers: layer_types when config.json

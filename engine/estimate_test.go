@@ -2,6 +2,8 @@ package engine
 
 import (
 	"context"
+	"errors"
+	"os"
 	"math"
 	"path/filepath"
 	"testing"
@@ -14,15 +16,14 @@ import (
 	"github.com/lmx-app/lmx/metal"
 )
 
-// fixtureModels are the fixture folders of every architecture.
-var fixtureModels = []string{"llama", "llama3_rope", "mistral", "phi3", "qwen2", "qwen3", "qwen3_moe", "gemma3_text", "stories260k"}
-
 // prefilledKVBytes loads dir with arch.Load, runs n tokens through fresh
 // caches of opts the way generation does (all but the last as one prefill
-// chunk, then one decode step) and returns the caches' Bytes().
-func prefilledKVBytes(t *testing.T, dir string, n int, opts arch.CacheOptions) int64 {
+// chunk, then one decode step) and returns the caches' Bytes(); false when
+// the architecture's caches refuse opts.
+func prefilledKVBytes(t *testing.T, dir string, n int, opts arch.CacheOptions) (int64, bool) {
 	t.Helper()
 	var total int64
+	refused := false
 	mlxtest.Do(t, func() error {
 		m, _, err := arch.Load(dir)
 		if err != nil {
@@ -30,6 +31,10 @@ func prefilledKVBytes(t *testing.T, dir string, n int, opts arch.CacheOptions) i
 		}
 		defer arch.FreeModel(m)
 		caches, err := m.NewCaches(opts)
+		if errors.Is(err, arch.ErrCacheOptions) {
+			refused = true
+			return nil
+		}
 		if err != nil {
 			return err
 		}
@@ -50,7 +55,7 @@ func prefilledKVBytes(t *testing.T, dir string, n int, opts arch.CacheOptions) i
 		}
 		return nil
 	})
-	return total
+	return total, !refused
 }
 
 // forward runs ids through m's caches and evaluates the result.
@@ -67,15 +72,15 @@ func TestEstimateMatchesLoadedModels(t *testing.T) {
 		opts Options
 	}{
 		{"standard", Options{}},
-		// MLX quantizes along head_dim: of the fixtures only qwen3's 32
-		// takes a group of 32.
+		// MLX quantizes along head_dim: fixtures whose head dims a group
+		// of 32 does not divide refuse it (skipped).
 		{"4-bit", Options{KVBits: 4, KVGroupSize: 32}},
 		{"8-bit", Options{KVBits: 8, KVGroupSize: 32}},
 		{"bounded", Options{MaxKVSize: 64}},
 	}
-	for _, name := range append(fixtureModels, "demo") {
+	for _, dir := range append(testutil.ModelFixtures(t), "demo") {
+		name := filepath.Base(dir)
 		t.Run(name, func(t *testing.T) {
-			dir := filepath.Join(testutil.Fixtures(t), "models", name)
 			if name == "demo" {
 				dir = testmodel.Demo(t) // quantized weights
 			}
@@ -97,16 +102,29 @@ func TestEstimateMatchesLoadedModels(t *testing.T) {
 				t.Errorf("weights estimate %d, loaded %d (%.2f%% off)", est.WeightBytes, real, 100*diff)
 			}
 			for _, c := range cacheCases {
-				if (c.opts.KVBits > 0 && name != "qwen3") || name == "demo" {
+				if name == "demo" {
 					continue // a 256-token prefill of the demo takes a minute on the CPU backend
 				}
 				est, err := Estimate(dir, n, c.opts)
 				if err != nil {
 					t.Fatal(err)
 				}
-				got := prefilledKVBytes(t, dir, n, arch.CacheOptions{MaxKVSize: c.opts.MaxKVSize, KVBits: c.opts.KVBits, KVGroupSize: c.opts.KVGroupSize})
+				got, ok := prefilledKVBytes(t, dir, n, arch.CacheOptions{MaxKVSize: c.opts.MaxKVSize, KVBits: c.opts.KVBits, KVGroupSize: c.opts.KVGroupSize})
+				if !ok {
+					continue // e.g. a hybrid's state layers take no max KV size
+				}
 				if est.KVBytes != got || est.ContextTokens != n || est.Total() != est.WeightBytes+est.KVBytes {
 					t.Errorf("%s: KV estimate %d (%d per token), caches hold %d after %d tokens", c.name, est.KVBytes, est.KVBytesPerToken, got, n)
+				}
+				// Before a download, config.json alone (the fixtures name
+				// their float32 dtype there) must give the same figure.
+				raw, err := os.ReadFile(filepath.Join(dir, "config.json"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				remote, err := EstimateConfig(raw, est.WeightBytes, n, c.opts)
+				if err != nil || remote.KVBytes != got {
+					t.Errorf("%s: from config.json alone KV %d (%v), caches hold %d", c.name, remote.KVBytes, err, got)
 				}
 			}
 		})

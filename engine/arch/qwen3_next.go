@@ -88,6 +88,17 @@ func readQwen3NextArgs(c *model.Config) (qwen3NextArgs, error) {
 	return a, nil
 }
 
+// readHybrid reads a Gated DeltaNet hybrid's settings and which layers are
+// Gated DeltaNet ones.
+func readHybrid(c *model.Config) (qwen3NextArgs, []bool, error) {
+	a, err := readQwen3NextArgs(c)
+	if err != nil {
+		return a, nil, err
+	}
+	linear, err := linearLayers(c, a)
+	return a, linear, err
+}
+
 // linearLayers marks the Gated DeltaNet layers: layer_types when given,
 // else every layer but each full_attention_interval-th.
 func linearLayers(c *model.Config, a qwen3NextArgs) ([]bool, error) {
@@ -306,11 +317,7 @@ func newQwen3Next(c *model.Config, w *layer.Weights) (Model, error) {
 
 // newHybrid builds a Gated DeltaNet hybrid of the given projection layout.
 func newHybrid(c *model.Config, w *layer.Weights, layout hybridLayout) (Model, error) {
-	a, err := readQwen3NextArgs(c)
-	if err != nil {
-		return nil, err
-	}
-	linear, err := linearLayers(c, a)
+	a, linear, err := readHybrid(c)
 	if err != nil {
 		return nil, err
 	}

@@ -33,7 +33,12 @@ type FitResult struct {
 // Fit estimates whether weights plus a KV cache of contextTokens fit in
 // budget bytes.
 func Fit(weightsBytes, kvBytesPerToken int64, contextTokens int, budget int64) FitResult {
-	kv := kvBytesPerToken * int64(contextTokens)
+	return FitKV(weightsBytes, kvBytesPerToken*int64(contextTokens), budget)
+}
+
+// FitKV is Fit with the KV cache's bytes already summed (an estimate that
+// knows the architecture's layout: sliding windows, fixed states).
+func FitKV(weightsBytes, kv int64, budget int64) FitResult {
 	r := FitResult{WeightsBytes: weightsBytes, KVBytes: kv, NeedBytes: weightsBytes + kv, BudgetBytes: budget}
 	switch {
 	case float64(r.NeedBytes) <= TightFraction*float64(budget):
