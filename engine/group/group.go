@@ -151,8 +151,9 @@ type Leader struct {
 	onLost func(error)
 }
 
-// NewLeader wraps rank 0's group; onLost (may be nil) is called once, from
-// the MLX thread, when the group is found lost.
+// NewLeader wraps rank 0's group; onLost (may be nil) is called once when
+// the group is found lost, from the goroutine that found it (the MLX
+// thread's, or a request's): it must not block.
 func NewLeader(g *metal.Group, onLost func(error)) (*Leader, error) {
 	if g == nil || g.Rank() != 0 {
 		return nil, errors.New("group: the leader is rank 0")
@@ -206,8 +207,9 @@ func (l *Leader) send(m message) error {
 
 // Load loads dir across the group: every follower loads its part of its
 // own copy (found by name when the path differs there) and the leader its
-// own; any rank failing fails the load on all. MLX thread.
-// serving is the scheduler's options (its batch limits go to the followers).
+// own; any rank failing fails the load on all. serving is the leader
+// scheduler's options: the followers' schedulers take its batch limits and
+// prefix cache size. MLX thread.
 func (l *Leader) Load(dir, name string, split arch.Split, serving generate.SchedulerOptions) (arch.Model, *model.Config, error) {
 	limits := &Limits{MaxSequences: serving.MaxSequences, MaxBatchTokens: serving.MaxBatchTokens,
 		PrefixCacheBytes: serving.PrefixCacheBytes}
