@@ -3,8 +3,8 @@ package engine
 import (
 	"context"
 	"errors"
-	"os"
 	"math"
+	"os"
 	"path/filepath"
 	"testing"
 
