@@ -79,7 +79,7 @@ func (a *App) formGroup() {
 		} // else it stays "lost", with the reason, until the group is back
 		c.mu.Unlock()
 		a.Publish()
-		g, err := metal.DistJoin("ring")
+		g, err := metal.DistInit("ring")
 		if err == nil {
 			err = a.groupFormed(g)
 		}

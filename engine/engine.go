@@ -112,7 +112,7 @@ func Load(ctx context.Context, dir string, opts Options) (*Model, error) {
 // newInfo gathers the model facts. It reads array sizes, so it runs on the
 // MLX thread.
 func newInfo(dir string, cfg *model.Config, gen *model.GenerationConfig, m arch.Model) Info {
-	text := languageConfig(cfg)
+	text := cfg.Language()
 	info := Info{Dir: dir, ModelType: cfg.ModelType, VocabSize: text.VocabSize, NumLayers: m.NumLayers(),
 		HiddenSize: text.HiddenSize, ContextLength: text.MaxPositionEmbeddings, Generation: *gen}
 	if cfg.Quantization != nil {
@@ -307,7 +307,3 @@ func (m *Model) LoadDraft(ctx context.Context, dir string, numDraft int) error {
 	m.mu.Unlock()
 	return nil
 }
-
-// languageConfig is the config that describes the language model (see
-// model.Config.Language).
-func languageConfig(cfg *model.Config) *model.Config { return cfg.Language() }

@@ -67,7 +67,7 @@ func EstimateConfig(configJSON []byte, weightBytes int64, contextTokens int, opt
 		DType string `json:"dtype"`
 	}
 	_ = json.Unmarshal(configJSON, &dtypes)
-	text := languageConfig(cfg)
+	text := cfg.Language()
 	_ = text.Decode(&dtypes) // a multimodal checkpoint's text_config may name its own
 	w := weightFacts{bytes: weightBytes, kvDim: map[int]int{}, actBytes: 2}
 	if cmp.Or(dtypes.Torch, dtypes.DType) == "float32" {
@@ -111,7 +111,7 @@ func textConfig(dir string) (*model.Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg = languageConfig(cfg)
+	cfg = cfg.Language()
 	if cfg.NumHiddenLayers <= 0 {
 		return nil, cfg.FieldError("num_hidden_layers", "must be a positive integer")
 	}

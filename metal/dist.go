@@ -84,10 +84,15 @@ func DistAvailable(backend string) (bool, error) {
 // DistInit joins the group the backend's configuration describes: for
 // "ring", the environment's MLX_RANK and MLX_HOSTFILE (a JSON list, one entry
 // per rank, of "host:port" addresses). It blocks until every rank has
-// connected. Strict: a missing backend or configuration is an error, never a
-// silent group of one.
+// connected (for ring, without a time limit), so it may run on any
+// goroutine, inside Do or outside it: a join that waits must not hold up the
+// models the MLX thread serves meanwhile. It touches no arrays or streams.
+// Strict: a missing backend or configuration is an error, never a silent
+// group of one.
 func DistInit(backend string) (*Group, error) {
-	mustInDo()
+	if !Loaded() {
+		return nil, ErrNotLoaded
+	}
 	if backend == "ring" && (os.Getenv("MLX_HOSTFILE") == "" || os.Getenv("MLX_RANK") == "") {
 		return nil, fmt.Errorf("join the ring group: %w", &Error{Op: "dist_init",
 			Msg: "the ring backend needs MLX_RANK (this process's rank) and MLX_HOSTFILE (a JSON list of every rank's host:port)"})
@@ -97,27 +102,8 @@ func DistInit(backend string) (*Group, error) {
 	// end this process with SIGPIPE, which is what a signal on a thread Go
 	// did not start does.
 	signal.Ignore(syscall.SIGPIPE)
-	b := cString(backend)
-	if r := call(fnDistInit, outp(), 1, uintptr(unsafe.Pointer(&b[0]))); !status(r) {
-		return nil, fmt.Errorf("join the %s group: %w", backend, lastError("dist_init"))
-	}
-	return newGroup(outSlots[0])
-}
-
-// DistJoin is DistInit for any goroutine but the MLX thread's: joining
-// blocks until every rank has connected (for ring, without a time limit),
-// which must not hold up the models the MLX thread serves meanwhile. It
-// does not touch arrays or streams.
-func DistJoin(backend string) (*Group, error) {
-	if !Loaded() {
-		return nil, ErrNotLoaded
-	}
-	if backend == "ring" && (os.Getenv("MLX_HOSTFILE") == "" || os.Getenv("MLX_RANK") == "") {
-		return nil, fmt.Errorf("join the ring group: %w", &Error{Op: "dist_init",
-			Msg: "the ring backend needs MLX_RANK (this process's rank) and MLX_HOSTFILE (a JSON list of every rank's host:port)"})
-	}
-	signal.Ignore(syscall.SIGPIPE) // see DistInit
-	// The shim's last error is per thread: read it on this one.
+	// Not through call: its argument slots belong to the MLX thread. The
+	// shim's last error is per thread: read it on this one.
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	b := cString(backend)

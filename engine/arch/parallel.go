@@ -108,7 +108,7 @@ func loadTensorParallel(cfg *model.Config, headers []*model.Header, whole Model,
 	if err != nil {
 		return nil, err
 	}
-	if err := readShards(headers, weights, languageConfig(cfg), g); err != nil {
+	if err := readShards(headers, weights, cfg.Language(), g); err != nil {
 		return nil, err
 	}
 	return buildParallel(sharded, weights, g)
@@ -158,7 +158,7 @@ func tensorParallelLayers(m Model, modelType string) ([]*Block, error) {
 // checkTensorParallel refuses a split the head counts or the weight layout
 // do not allow.
 func checkTensorParallel(cfg *model.Config, headers []*model.Header, n int) error {
-	cfg = languageConfig(cfg)
+	cfg = cfg.Language()
 	nh, nkv := cfg.NumAttentionHeads, cfg.NumKeyValueHeads
 	switch {
 	case nh%n != 0:
@@ -183,22 +183,13 @@ func checkTensorParallel(cfg *model.Config, headers []*model.Header, n int) erro
 // MLP width (head_dim stays, set explicitly so that it is not derived anew
 // from the fewer heads).
 func shardConfig(cfg *model.Config, n int) (*model.Config, error) {
-	lm := languageConfig(cfg)
+	lm := cfg.Language()
 	return cfg.With(map[string]any{
 		"num_attention_heads": lm.NumAttentionHeads / n,
 		"num_key_value_heads": max(lm.NumKeyValueHeads/n, 1),
 		"intermediate_size":   lm.IntermediateSize / n,
 		"head_dim":            lm.HeadDim,
 	})
-}
-
-// languageConfig is the config the sizes of the language model come from:
-// a multimodal checkpoint's text_config, or the config itself.
-func languageConfig(cfg *model.Config) *model.Config {
-	if text, err := cfg.Nested("text_config", nil, nil); err == nil {
-		return text
-	}
-	return cfg
 }
 
 // shard is the slice of one tensor a rank holds: piece `index` of `parts`

@@ -147,14 +147,7 @@ func (s *Scheduler) Follow(in *StepInput) error {
 	}
 	err := s.run()
 	if err != nil {
-		for _, q := range s.running {
-			q.free()
-		}
-		s.running = nil
-		if s.batch != nil {
-			freeCaches(s.batch.caches)
-			s.batch = nil
-		}
+		s.failAll(err) // as the leader's loop does after a failed step
 	}
 	return err
 }

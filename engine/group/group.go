@@ -251,20 +251,18 @@ func (l *Leader) Stats() ([]RankStats, error) {
 
 // gatherStats is every rank's part of Stats.
 func gatherStats(g *metal.Group) ([]RankStats, error) {
-	mine := []int64{metal.ActiveMemory(), metal.PeakMemory()}
-	words := make([]int32, 0, 2*len(mine))
-	for _, v := range mine {
-		words = append(words, int32(uint64(v)>>32), int32(uint32(v)))
-	}
+	mine := binary.LittleEndian.AppendUint64(nil, uint64(metal.ActiveMemory()))
+	mine = binary.LittleEndian.AppendUint64(mine, uint64(metal.PeakMemory()))
+	words := toWords(mine)
 	all, err := metal.AllGather(metal.FromInt32(words, len(words)), g).Int32s()
 	if err != nil {
 		return nil, err
 	}
-	value := func(i int) int64 { return int64(uint64(uint32(all[i]))<<32 | uint64(uint32(all[i+1]))) }
+	b := fromWords(all)
 	out := make([]RankStats, g.Size())
 	for r := range out {
-		base := r * len(words)
-		out[r] = RankStats{Rank: r, ActiveBytes: value(base), PeakBytes: value(base + 2)}
+		at := b[r*len(mine):]
+		out[r] = RankStats{Rank: r, ActiveBytes: int64(binary.LittleEndian.Uint64(at)), PeakBytes: int64(binary.LittleEndian.Uint64(at[8:]))}
 	}
 	return out, nil
 }

@@ -16,7 +16,7 @@ import (
 // leader's silence block without a bound: the caller ends the process.
 func Work(ctx context.Context, resolve Resolve, logf func(format string, args ...any)) error {
 	for ctx.Err() == nil {
-		g, err := metal.DistJoin("ring")
+		g, err := metal.DistInit("ring")
 		if err != nil {
 			return err
 		}
