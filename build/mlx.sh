@@ -111,8 +111,11 @@ install_libs() {
       [[ -e "$f" ]] && files+=("$f")
     done
   fi
+  # Copy then rename: a running lmx or test keeps the old file mapped, and
+  # overwriting it in place would change the code under it.
   for f in "${files[@]}"; do
-    cmp -s "$f" "$out/$(basename "$f")" || cp "$f" "$out/"
+    local dst="$out/$(basename "$f")"
+    cmp -s "$f" "$dst" || { cp "$f" "$dst.new.$$" && mv -f "$dst.new.$$" "$dst"; } || die "cannot install $dst"
   done
   [[ "${MLX_BLAS:-}" == openblas ]] && use_openblas "$out"
   echo "$BACKEND $MLX_VERSION ${MLX_BLAS:-wheel-blas}" >"$out/BACKEND"
