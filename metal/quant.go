@@ -96,11 +96,24 @@ func GatherQMM(x, wq, scales, biases, lhsIndices, rhsIndices *Array, transpose b
 }
 
 // GatherMM is Matmul with the same matrix-level gather as GatherQMM.
+//
+// MLX's CPU backend gathers float32 only ("[GatherMM::eval] Currently only
+// supports float32"); Metal and CUDA take bfloat16 and float16 too. On the
+// CPU, other float inputs are multiplied in float32 and the product rounded
+// back to their dtype, which is what the GPU kernels do with their float32
+// accumulators, so a bfloat16 mixture-of-experts model runs on every backend.
 func GatherMM(a, b, lhsIndices, rhsIndices *Array, sortedIndices bool) *Array {
 	lh, okl := optional(lhsIndices)
 	rh, okr := optional(rhsIndices)
 	if !usable(a, b) || !okl || !okr {
 		return &Array{}
+	}
+	if dt := a.Dtype(); (dt != Float32 || b.Dtype() != Float32) && DefaultDevice().Type == CPU {
+		out := GatherMM(Astype(a, Float32), Astype(b, Float32), lhsIndices, rhsIndices, sortedIndices)
+		if dt == b.Dtype() {
+			out = Astype(out, dt)
+		}
+		return out
 	}
 	r := call(fnGatherMM, outp(), a.h, b.h, lh, rh, b2u(sortedIndices))
 	return ret("gather_mm", r)
