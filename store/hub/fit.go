@@ -33,26 +33,3 @@ func (c *Client) ReadConfig(ctx context.Context, repo, revision string) ([]byte,
 	}
 	return buf, nil
 }
-
-// FitRemote estimates, before downloading, whether repo at revision fits
-// with contextTokens of KV cache in budget bytes (weights from the file
-// sizes of model info, KV from config.json).
-func (c *Client) FitRemote(ctx context.Context, repo, revision string, contextTokens int, budget int64) (library.FitResult, error) {
-	info, err := c.ModelInfo(ctx, repo, revision)
-	if err != nil {
-		return library.FitResult{}, err
-	}
-	cfg, err := c.ReadConfig(ctx, repo, info.Commit)
-	if err != nil {
-		return library.FitResult{}, err
-	}
-	kv, err := library.KVBytesPerToken(cfg)
-	if err != nil {
-		return library.FitResult{}, fmt.Errorf("fit %s: %w", repo, err)
-	}
-	sizes := map[string]int64{}
-	for _, f := range info.Files {
-		sizes[f.Name] = f.Size
-	}
-	return library.Fit(library.WeightsBytes(sizes), kv, contextTokens, budget), nil
-}

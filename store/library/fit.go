@@ -1,9 +1,6 @@
 package library
 
 import (
-	"encoding/json"
-	"fmt"
-	"os"
 	"path/filepath"
 )
 
@@ -30,14 +27,10 @@ type FitResult struct {
 	BudgetBytes  int64   `json:"budget_bytes"`
 }
 
-// Fit estimates whether weights plus a KV cache of contextTokens fit in
-// budget bytes.
-func Fit(weightsBytes, kvBytesPerToken int64, contextTokens int, budget int64) FitResult {
-	return FitKV(weightsBytes, kvBytesPerToken*int64(contextTokens), budget)
-}
-
-// FitKV is Fit with the KV cache's bytes already summed (an estimate that
-// knows the architecture's layout: sliding windows, fixed states).
+// FitKV estimates whether weights plus kv bytes of cache fit in budget
+// bytes. The KV figure comes from engine.EstimateConfig, which knows each
+// architecture's cache layout (sliding windows, latent attention, fixed
+// states) from config.json alone.
 func FitKV(weightsBytes, kv int64, budget int64) FitResult {
 	r := FitResult{WeightsBytes: weightsBytes, KVBytes: kv, NeedBytes: weightsBytes + kv, BudgetBytes: budget}
 	switch {
@@ -49,49 +42,6 @@ func FitKV(weightsBytes, kv int64, budget int64) FitResult {
 		r.Verdict = WontFit
 	}
 	return r
-}
-
-// KVBytesPerToken is 2 (K and V) × layers × kv_heads × head_dim × dtype
-// bytes, read from a config.json (its text_config for multimodal models).
-func KVBytesPerToken(configJSON []byte) (int64, error) {
-	var c struct {
-		Layers     int64           `json:"num_hidden_layers"`
-		Heads      int64           `json:"num_attention_heads"`
-		KVHeads    int64           `json:"num_key_value_heads"`
-		HeadDim    int64           `json:"head_dim"`
-		Hidden     int64           `json:"hidden_size"`
-		TorchDType string          `json:"torch_dtype"`
-		DType      string          `json:"dtype"`
-		Text       json.RawMessage `json:"text_config"`
-	}
-	if err := json.Unmarshal(configJSON, &c); err != nil {
-		return 0, fmt.Errorf("parse config: %w", err)
-	}
-	if c.Layers == 0 && c.Text != nil {
-		return KVBytesPerToken(c.Text)
-	}
-	if c.Layers <= 0 || c.Heads <= 0 {
-		return 0, fmt.Errorf("config lacks num_hidden_layers or num_attention_heads")
-	}
-	if c.KVHeads == 0 {
-		c.KVHeads = c.Heads
-	}
-	if c.HeadDim == 0 {
-		c.HeadDim = c.Hidden / c.Heads
-	}
-	dtype := c.TorchDType
-	if dtype == "" {
-		dtype = c.DType
-	}
-	return 2 * c.Layers * c.KVHeads * c.HeadDim * dtypeBytes(dtype), nil
-}
-
-// dtypeBytes is the width of a config dtype; MLX runs unknown ones in float16.
-func dtypeBytes(dtype string) int64 {
-	if dtype == "float32" {
-		return 4
-	}
-	return 2
 }
 
 // Memory is what the machine offers, filled by the caller from
@@ -125,28 +75,4 @@ func WeightsBytes(sizes map[string]int64) int64 {
 		}
 	}
 	return total
-}
-
-// FitFolder estimates whether the model in dir fits with contextTokens of
-// KV cache in budget bytes.
-func FitFolder(dir string, contextTokens int, budget int64) (FitResult, error) {
-	cfg, err := os.ReadFile(filepath.Join(dir, "config.json"))
-	if err != nil {
-		return FitResult{}, fmt.Errorf("fit: %w", err)
-	}
-	kv, err := KVBytesPerToken(cfg)
-	if err != nil {
-		return FitResult{}, fmt.Errorf("fit %s: %w", dir, err)
-	}
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return FitResult{}, fmt.Errorf("fit: %w", err)
-	}
-	sizes := map[string]int64{}
-	for _, e := range entries {
-		if fi, err := os.Stat(filepath.Join(dir, e.Name())); err == nil { // follows snapshot links
-			sizes[e.Name()] = fi.Size()
-		}
-	}
-	return Fit(WeightsBytes(sizes), kv, contextTokens, budget), nil
 }

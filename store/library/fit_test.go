@@ -1,13 +1,6 @@
 package library
 
-import (
-	"encoding/json"
-	"os"
-	"path/filepath"
-	"testing"
-
-	"github.com/lmx-app/lmx/internal/testutil"
-)
+import "testing"
 
 func TestFitVerdicts(t *testing.T) {
 	const gib = int64(1) << 30
@@ -27,41 +20,12 @@ func TestFitVerdicts(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := Fit(tt.weights, tt.perTok, tt.ctx, tt.budget)
+			r := FitKV(tt.weights, tt.perTok*int64(tt.ctx), tt.budget)
 			if r.Verdict != tt.want {
 				t.Errorf("verdict %s, want %s (%+v)", r.Verdict, tt.want, r)
 			}
 			if r.NeedBytes != tt.weights+tt.perTok*int64(tt.ctx) || r.BudgetBytes != tt.budget {
 				t.Errorf("numbers %+v", r)
-			}
-		})
-	}
-}
-
-func TestKVBytesPerTokenFromFixtureConfigs(t *testing.T) {
-	models := filepath.Join(testutil.Fixtures(t), "models")
-	for _, name := range []string{"llama", "qwen3", "mistral", "gemma3_text", "stories260k"} {
-		t.Run(name, func(t *testing.T) {
-			raw, err := os.ReadFile(filepath.Join(models, name, "config.json"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			var c map[string]any
-			json.Unmarshal(raw, &c)
-			num := func(k string) int64 { f, _ := c[k].(float64); return int64(f) }
-			headDim := num("head_dim")
-			if headDim == 0 {
-				headDim = num("hidden_size") / num("num_attention_heads")
-			}
-			dtype := c["torch_dtype"]
-			if dtype == nil {
-				dtype = c["dtype"]
-			}
-			width := map[string]int64{"float32": 4, "float16": 2, "bfloat16": 2}[dtype.(string)]
-			want := 2 * num("num_hidden_layers") * num("num_key_value_heads") * headDim * width
-			got, err := KVBytesPerToken(raw)
-			if err != nil || got != want {
-				t.Errorf("kv bytes/token %d (%v), want %d", got, err, want)
 			}
 		})
 	}
