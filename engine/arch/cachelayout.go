@@ -31,9 +31,11 @@ var cacheLayouts = map[string]func(c *model.Config) ([]LayerCache, error){
 	},
 }
 
-// CacheLayout returns each layer's cache as the architecture's NewCaches
-// makes it, from config.json alone (for memory estimates before a load);
-// ok is false for the standard layout.
+// CacheLayout returns the cache of each layer that keeps one, as the
+// architecture's NewCaches makes it, from config.json alone (for memory
+// estimates before a load); a layer that reads another layer's cache
+// (Gemma 4's KV-shared ones) keeps none and has no entry. ok is false for
+// the standard layout.
 func CacheLayout(c *model.Config) (layers []LayerCache, ok bool, err error) {
 	fn := cacheLayouts[c.ModelType]
 	if c.ModelType == "qwen3_5_moe_text" {
@@ -60,17 +62,20 @@ func mlaLayout(c *model.Config) ([]LayerCache, error) {
 	return out, nil
 }
 
-// gemma4Layout: each layer's own K/V heads and head dim (a layer that
-// reuses another's keys and values caches them too).
+// gemma4Layout: each layer's own K/V heads and head dim; a layer that
+// reuses another's keys and values reads that layer's cache and has no
+// entry (as in mlx-lm's make_cache).
 func gemma4Layout(c *model.Config) ([]LayerCache, error) {
 	p, err := readGemma4(c)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]LayerCache, len(p.layers))
+	var out []LayerCache
 	for i, g := range p.layers {
-		w := g.nKVHeads * g.headDim
-		out[i] = LayerCache{Key: w, Value: w, Sliding: g.sliding}
+		if g.source == i {
+			w := g.nKVHeads * g.headDim
+			out = append(out, LayerCache{Key: w, Value: w, Sliding: g.sliding})
+		}
 	}
 	return out, nil
 }

@@ -3,12 +3,16 @@ package arch
 import (
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/lmx-app/lmx/engine/cache"
 	"github.com/lmx-app/lmx/engine/layer"
 	"github.com/lmx-app/lmx/internal/mlxtest"
+	"github.com/lmx-app/lmx/internal/testutil"
 	"github.com/lmx-app/lmx/metal"
 )
 
@@ -206,4 +210,102 @@ func TestGemma4Config(t *testing.T) {
 			t.Errorf("%s: error %v, want one naming %s", tt.extra, err, tt.field)
 		}
 	}
+}
+
+// mlxLMCacheBytes runs the pieces of a token sequence through mlx_lm's
+// model of dir, one call each with its make_prompt_cache caches, and
+// returns each cache's nbytes (mlx_lm gives KV-shared layers no cache).
+const mlxLMCacheBytes = `
+import json, pathlib, sys
+import mlx.core as mx
+from mlx_lm.utils import load_model
+from mlx_lm.models.cache import make_prompt_cache
+model, _ = load_model(pathlib.Path(sys.argv[1]))
+cache = make_prompt_cache(model)
+for piece in json.loads(sys.argv[2]):
+    model(mx.array([piece]), cache=cache)
+mx.eval([c.state for c in cache])
+print(json.dumps([c.nbytes for c in cache]))
+`
+
+// A KV-shared layer keeps no keys and values of its own: after a chunked
+// prefill and a few decode steps, the caches of the layers that compute
+// them hold what mlx_lm's caches hold, layer by layer, the shared layers
+// hold nothing (before, each held a copy of its source's), and every
+// step's logits match transformers' over the whole prompt.
+func TestGemma4SharedLayersHoldNoKV(t *testing.T) {
+	mlxtest.Require(t)
+	py := testutil.Python(t)
+	if py == "" {
+		testutil.Unavailable(t, "LMX_REQUIRE_PY", "no Python venv with mlx_lm (run build/setup.sh py or set LMX_PYTHON)")
+	}
+	dir := repoFixture(t, "gemma4_text_h64")
+	m := loadModel(t, dir).(*Gemma4Text)
+	ref := readReference(t, dir)
+	ids, want := ref.ints["input_ids_2"], ref.floats["logits_2"]
+	vocab := len(want) / len(ids)
+	// Chunks of 7 (wider than the window of 6), then one token at a time.
+	pieces := [][]int32{ids[:7], ids[7:14], ids[14:20], ids[20:21], ids[21:22], ids[22:]}
+
+	caches, err := newCaches(t, m, CacheOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	shared := 0
+	for i, g := range m.Layers {
+		if _, isShared := caches[i].(*cache.Shared); isShared != (g.Source != i) {
+			t.Fatalf("layer %d (K/V of layer %d) has a %T", i, g.Source, caches[i])
+		}
+		if g.Source != i {
+			shared++
+		}
+	}
+	if shared == 0 {
+		t.Fatal("the fixture has no KV-shared layer")
+	}
+	start := 0
+	for _, p := range pieces {
+		got := logitsOf(t, m, p, caches)
+		end := start + len(p)
+		if e := relErr(got, want[start*vocab:end*vocab]); e > 1e-4 {
+			t.Errorf("positions [%d, %d): relative error %.3g > 1e-4", start, end, e)
+		}
+		start = end
+	}
+
+	var own []int
+	total := 0
+	mlxtest.Do(t, func() error {
+		for i, c := range caches {
+			if m.Layers[i].Source == i {
+				own = append(own, c.Bytes())
+			} else if c.Bytes() != 0 {
+				t.Errorf("KV-shared layer %d holds %d bytes", i, c.Bytes())
+			}
+			total += c.Bytes()
+		}
+		return nil
+	})
+	arg, _ := json.Marshal(pieces)
+	out, err := exec.Command(py, "-c", mlxLMCacheBytes, dir, string(arg)).CombinedOutput()
+	if err != nil {
+		t.Fatalf("mlx_lm: %v\n%s", err, out)
+	}
+	var theirs []int
+	if err := json.Unmarshal(out, &theirs); err != nil {
+		t.Fatalf("mlx_lm printed %q: %v", out, err)
+	}
+	t.Logf("after %d tokens: %d bytes of cache over %d layers (%d KV-shared); mlx_lm %v", len(ids), total, len(caches), shared, theirs)
+	if !slices.Equal(own, theirs) || total != sum(theirs) {
+		t.Errorf("cache bytes of the layers with their own K/V %v (all layers %d), mlx_lm's caches %v (%d)", own, total, theirs, sum(theirs))
+	}
+}
+
+// sum adds xs.
+func sum(xs []int) int {
+	s := 0
+	for _, x := range xs {
+		s += x
+	}
+	return s
 }

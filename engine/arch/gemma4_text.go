@@ -318,32 +318,47 @@ type Gemma4Attention struct {
 }
 
 // gemma4KV is a layer's new keys and values [B, kv_heads, L, D], normed and
-// roped, before any cache: what the layers sharing them append to their own
-// caches.
+// roped, before any cache: what the layers sharing them attend over when the
+// model runs without caches.
 type gemma4KV struct{ k, v *metal.Array }
 
-// Forward attends x [B, L, H]; shared, when set, replaces the layer's own
-// keys and values. It returns the output and the keys and values used.
+// Forward attends x [B, L, H]. shared is set on a KV-shared layer: with a
+// cache (a *cache.Shared, or a Rows of them) the layer attends over its
+// source's cache, which the source has updated earlier in this step;
+// without, over shared, the source's keys and values. It returns the
+// output and the keys and values used.
 func (a *Gemma4Attention) Forward(x *metal.Array, mask cache.Mask, c cache.Cache, offsets *metal.Array, shared *gemma4KV) (*metal.Array, *gemma4KV) {
 	b, l := x.Dim(0), x.Dim(1)
 	q := a.heads(a.QProj.Forward(x), b, l, a.NHeads, a.QNorm)
 	q = a.Rope.Apply(q, offsets)
 	kv := shared
-	if kv == nil {
-		kRaw := a.KProj.Forward(x)
-		vRaw := kRaw
-		if a.VProj != nil {
-			vRaw = a.VProj.Forward(x)
-		}
-		k := a.Rope.Apply(a.heads(kRaw, b, l, a.NKVHeads, a.KNorm), offsets)
-		v := a.heads(vRaw, b, l, a.NKVHeads, a.VNorm)
-		kv = &gemma4KV{k: k, v: v}
+	var out *metal.Array
+	switch {
+	case kv == nil:
+		kv = a.keysValues(x, b, l, offsets)
+		out = cache.Attention(c, q, kv.k, kv.v, 1, mask)
+	case c != nil:
+		out = cache.Attention(c, q, nil, nil, 1, mask)
+	default:
+		out = cache.Attention(nil, q, kv.k, kv.v, 1, mask)
 	}
-	out := cache.Attention(c, q, kv.k, kv.v, 1, mask)
 	if l > 1 {
 		out = metal.Transpose(out, 0, 2, 1, 3)
 	}
 	return a.OProj.Forward(metal.Reshape(out, b, l, a.NHeads*a.HeadDim)), kv
+}
+
+// keysValues projects the layer's own new keys and values (values equal
+// to the keys' projection on k = v layers).
+func (a *Gemma4Attention) keysValues(x *metal.Array, b, l int, offsets *metal.Array) *gemma4KV {
+	kRaw := a.KProj.Forward(x)
+	vRaw := kRaw
+	if a.VProj != nil {
+		vRaw = a.VProj.Forward(x)
+	}
+	k := a.Rope.Apply(a.heads(kRaw, b, l, a.NKVHeads, a.KNorm), offsets)
+	v := a.heads(vRaw, b, l, a.NKVHeads, a.VNorm)
+	return &gemma4KV{k: k, v: v}
 }
 
 // heads reshapes [B, L, n·D] to [B, n, L, D] with each head normalized.
@@ -429,11 +444,11 @@ func (g *Gemma4Layer) Forward(x *metal.Array, mask cache.Mask, c cache.Cache, of
 
 // Gemma4Text is the Gemma 4 text model. Its Decoder holds the embedding,
 // final norm, head, masks and caches (one Block per layer, for the cache
-// layout only); Layers run the forward. Every layer gets its own cache,
-// KV-shared ones included: a shared layer appends its source layer's new
-// keys and values to it, so it holds the same content the source's cache
-// does and the scheduler, the prefix cache and batching see one ordinary
-// cache per layer (at the cost of that duplicate memory).
+// layout only); Layers run the forward. A KV-shared layer's cache is a
+// cache.Shared over its source layer's: it holds no keys and values (as in
+// mlx-lm, where it has none), yet the scheduler, the prefix and disk caches
+// and batching still see one cache per layer, which trims, saves and
+// restores as nothing.
 type Gemma4Text struct {
 	*Decoder
 	Layers []*Gemma4Layer
@@ -476,6 +491,31 @@ func (m *Gemma4Text) Hidden(ids *metal.Array, caches []cache.Cache) *metal.Array
 		h, kvs[i] = g.Forward(h, mask, c, offsets, pl, src)
 	}
 	return d.Norm.Forward(d.stage.leave(h))
+}
+
+// NewCaches implements Model: the Decoder's caches, except that each
+// KV-shared layer the process runs gets a cache.Shared reading its source
+// layer's cache (a pipeline keeps the two on one rank).
+func (m *Gemma4Text) NewCaches(opts CacheOptions) ([]cache.Cache, error) {
+	caches, err := m.Decoder.NewCaches(opts)
+	if err != nil {
+		return nil, err
+	}
+	for i, g := range m.Layers {
+		if g.Source == i || !m.stage.owns(i) {
+			continue
+		}
+		sh, err := cache.NewShared(caches[g.Source])
+		if err != nil {
+			for _, c := range caches {
+				c.Free()
+			}
+			return nil, fmt.Errorf("%w: layer %d: %v", ErrCacheOptions, i, err)
+		}
+		caches[i].Free()
+		caches[i] = sh
+	}
+	return caches, nil
 }
 
 // perLayerInputs returns the per-layer inputs [B, L, layers, P]: the

@@ -62,13 +62,16 @@ type Cache interface {
 
 // Attention appends k, v to c and runs scaled dot-product attention of q
 // [B, heads, L, D] against the cache; c may be nil (no cache: k, v are all).
-// A quantized cache attends with quantized matmuls.
+// A quantized cache attends with quantized matmuls. A *Shared cache (or a
+// Rows of them) takes no k, v (nil): it attends over its source's.
 func Attention(c Cache, q, k, v *metal.Array, scale float64, mask Mask) *metal.Array {
 	switch c := c.(type) {
 	case *Rows:
 		return c.attend(q, k, v, scale, mask)
 	case *Quantized:
 		return c.attend(q, k, v, scale, mask)
+	case *Shared:
+		return c.attend(q, scale, mask)
 	}
 	if c != nil {
 		k, v = c.Update(k, v)

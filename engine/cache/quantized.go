@@ -90,23 +90,28 @@ func (c *Quantized) filled(parts [3]*metal.Array) [3]*metal.Array {
 // Update implements Cache, returning dequantized keys and values.
 func (c *Quantized) Update(k, v *metal.Array) (*metal.Array, *metal.Array) {
 	c.store(k, v)
-	kq, vq := c.filled(c.keys), c.filled(c.values)
-	return metal.Dequantize(kq[0], kq[1], kq[2], c.groupSize, c.bits, "affine"),
-		metal.Dequantize(vq[0], vq[1], vq[2], c.groupSize, c.bits, "affine")
+	return c.fetched()
 }
 
 // attend stores k, v and computes attention with quantized matmuls
 // (mlx-lm base.quantized_scaled_dot_product_attention).
 func (c *Quantized) attend(q, k, v *metal.Array, scale float64, mask Mask) *metal.Array {
-	return c.attendWith(q, k, v, scale, mask, func(scores *metal.Array, _, _ int) *metal.Array {
-		return metal.Softmax(scores, -1)
-	})
+	return c.attendWith(q, k, v, scale, mask, plainSoftmax)
 }
+
+// plainSoftmax is the softmax of attention without sinks.
+func plainSoftmax(scores *metal.Array, _, _ int) *metal.Array { return metal.Softmax(scores, -1) }
 
 // attendWith is attend with its softmax over the masked scores ([B, Hq, L,
 // K], or [B, Hkv, rep, L, K] when grouped) given.
 func (c *Quantized) attendWith(q, k, v *metal.Array, scale float64, mask Mask, softmax func(scores *metal.Array, kvHeads, rep int) *metal.Array) *metal.Array {
 	c.store(k, v)
+	return c.attendStored(q, scale, mask, softmax)
+}
+
+// attendStored is attendWith over the keys and values already stored (a
+// KV-shared layer reading this cache after its own layer stored them).
+func (c *Quantized) attendStored(q *metal.Array, scale float64, mask Mask, softmax func(scores *metal.Array, kvHeads, rep int) *metal.Array) *metal.Array {
 	kq, vq := c.filled(c.keys), c.filled(c.values)
 	b, heads, l, d := q.Dim(0), q.Dim(1), q.Dim(2), q.Dim(3)
 	kvHeads := kq[0].Dim(1)
@@ -182,9 +187,12 @@ func (c *Quantized) Restore(s State) error {
 }
 
 // MakeMask implements Cache.
-func (c *Quantized) MakeMask(n, window int) Mask {
+func (c *Quantized) MakeMask(n, window int) Mask { return c.maskAt(c.idx, n, window) }
+
+// maskAt is MakeMask for a cache holding offset positions.
+func (c *Quantized) maskAt(offset, n, window int) Mask {
 	if window > 0 {
-		return Mask{Mode: "array", Array: CausalMask(n, c.idx, window, nil)}
+		return Mask{Mode: "array", Array: CausalMask(n, offset, window, nil)}
 	}
 	if n == 1 {
 		return Mask{}

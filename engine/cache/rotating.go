@@ -166,14 +166,17 @@ func (c *Rotating) Restore(s State) error {
 
 // MakeMask implements Cache. A window smaller than maxSize is only handled
 // for several tokens at once (the model uses window == maxSize).
-func (c *Rotating) MakeMask(n, window int) Mask {
+func (c *Rotating) MakeMask(n, window int) Mask { return c.maskAt(c.offset, n, window) }
+
+// maskAt is MakeMask for a cache that has processed offset positions.
+func (c *Rotating) maskAt(offset, n, window int) Mask {
 	if n == 1 {
 		return Mask{}
 	}
 	if window <= 0 {
 		window = c.maxSize
 	}
-	offset := min(c.maxSize-1, c.offset)
+	offset = min(c.maxSize-1, offset)
 	if offset+n > window {
 		return Mask{Mode: "array", Array: CausalMask(n, offset, window, nil)}
 	}

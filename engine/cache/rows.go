@@ -98,7 +98,11 @@ func (r *Rows) attend(q, k, v *metal.Array, scale float64, mask Mask) *metal.Arr
 	return metal.Concatenate(outs, 0)
 }
 
-// row returns a[i:i+1] of a [B, H, L, D] array.
+// row returns a[i:i+1] of a [B, H, L, D] array (nil for nil: the keys and
+// values of a KV-shared layer).
 func row(a *metal.Array, i int) *metal.Array {
+	if a == nil {
+		return nil
+	}
 	return metal.Slice(a, []int{i, 0, 0, 0}, []int{i + 1, a.Dim(1), a.Dim(2), a.Dim(3)})
 }

@@ -82,7 +82,8 @@ func (d *DiskCache) writeFile(path, key string, tokens []int32, caches []cache.C
 	layers := make([]diskLayer, len(caches))
 	arrays := map[string]*metal.Array{}
 	for l, c := range caches {
-		if len(states[l].Arrays) == 0 {
+		// A KV-shared layer's cache holds nothing: its source's has it.
+		if _, shared := c.(*cache.Shared); len(states[l].Arrays) == 0 && !shared {
 			return fmt.Errorf("layer %d has no state", l)
 		}
 		layers[l] = diskLayer{Type: fmt.Sprintf("%T", c), Meta: states[l].Meta, Arrays: len(states[l].Arrays)}
