@@ -77,6 +77,10 @@ type MLAttention struct {
 	KVRank                int
 	Scale                 float64
 	Rope                  *layer.RoPE
+	// Reduce, when set, sums the output projection over a tensor-parallel
+	// group (each rank holds some of the heads; the latent, and so the
+	// cache, is whole on every rank, as in mlx-lm).
+	Reduce func(*metal.Array) *metal.Array
 }
 
 // Forward attends x [B, L, H] with mask, appending to c (may be nil).
@@ -102,7 +106,7 @@ func (a *MLAttention) Forward(x *metal.Array, mask cache.Mask, c cache.Cache, of
 	keys := metal.Concatenate([]*metal.Array{latent, kPe}, -1)                    // [B, 1, L, rank+rope]
 	out := cache.Attention(c, q, keys, latent, a.Scale, mask)                     // [B, H, L, rank]
 	out = metal.Transpose(a.UnembedOut.Forward(out, true), 0, 2, 1, 3)
-	return a.OProj.Forward(metal.Reshape(out, b, l, a.NHeads*a.VDim))
+	return reduce(a.Reduce, a.OProj.Forward(metal.Reshape(out, b, l, a.NHeads*a.VDim)))
 }
 
 // MLABlock is one DeepSeek decoder layer (pre-norm, attention then MLP).

@@ -151,6 +151,10 @@ type GroupedMoE struct {
 	SwitchMLP *SwitchGLU
 	// Shared is nil when the config has no shared experts.
 	Shared *MLP
+	// Reduce, when set, sums the output (routed and shared experts added)
+	// over a tensor-parallel group (each rank holds part of every expert's
+	// width), as mlx-lm's sharding_group does.
+	Reduce func(*metal.Array) *metal.Array
 }
 
 // Forward implements FeedForward.
@@ -161,7 +165,7 @@ func (m *GroupedMoE) Forward(x *metal.Array) *metal.Array {
 	if m.Shared != nil {
 		y = metal.Add(y, m.Shared.Forward(x))
 	}
-	return y
+	return reduce(m.Reduce, y)
 }
 
 // newGroupedMoE builds layer p's MoE (p is the layer's ".mlp" prefix).

@@ -3,7 +3,10 @@ package arch
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"os"
+	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/lmx-app/lmx/engine/model"
@@ -19,7 +22,9 @@ type Split string
 const (
 	// TensorParallel splits every layer's attention heads and MLP width
 	// over the ranks (mlx-lm's shard_linear "all-to-sharded" in, "sharded-to-
-	// all" out, with an all_sum after each attention and MLP).
+	// all" out, with an all_sum after each attention and MLP); a mixture of
+	// experts splits every expert's width the same way (mlx-lm's
+	// shard_inplace on the stacked experts), its router whole on each rank.
 	TensorParallel Split = "tensor"
 	// PipelineParallel gives each rank a contiguous range of layers (rank 0
 	// the first), as mlx-lm's pipeline() does: the hidden states go from
@@ -31,16 +36,17 @@ const (
 type Parallel struct {
 	Group *metal.Group
 	// Split is the kind of parallelism; empty chooses: tensor when the
-	// architecture and head counts allow it, pipeline otherwise.
+	// architecture and the head counts and widths allow it, pipeline
+	// otherwise.
 	Split Split
 }
 
 // LoadParallel is Load for one rank of group: the model is split over the
 // group's ranks and this rank reads only its part of the weights from the
-// files (its heads and MLP columns, or its layers, and the tensors outside
-// the layers). Every rank must call it, and then run the same forward
-// passes in the same order (the collectives pair up across ranks). Must run
-// on the MLX thread.
+// files (its heads, MLP columns and share of every expert's width, or its
+// layers, and the tensors outside the layers). Every rank must call it, and
+// then run the same forward passes in the same order (the collectives pair
+// up across ranks). Must run on the MLX thread.
 func LoadParallel(dir string, p Parallel) (Model, *model.Config, error) {
 	if p.Group == nil || p.Group.Size() < 1 {
 		return nil, nil, fmt.Errorf("%w: no group", ErrParallel)
@@ -94,10 +100,10 @@ func LoadParallel(dir string, p Parallel) (Model, *model.Config, error) {
 // loadTensorParallel loads rank's part of the model whole (built lazily)
 // split by tensor parallelism; ErrParallel when it cannot be.
 func loadTensorParallel(cfg *model.Config, headers []*model.Header, whole Model, g *metal.Group) (Model, error) {
-	if err := checkTensorParallel(cfg, headers, g.Size()); err != nil {
+	if _, err := parallelSums(whole, cfg.ModelType); err != nil {
 		return nil, err
 	}
-	if _, err := tensorParallelLayers(whole, cfg.ModelType); err != nil {
+	if err := checkTensorParallel(cfg, headers, g.Size()); err != nil {
 		return nil, err
 	}
 	sharded, err := shardConfig(cfg, g.Size())
@@ -121,45 +127,91 @@ func buildParallel(cfg *model.Config, weights map[string]*metal.Array, g *metal.
 	if err != nil {
 		return nil, err
 	}
-	layers, err := tensorParallelLayers(m, cfg.ModelType)
+	sums, err := parallelSums(m, cfg.ModelType)
 	if err != nil {
 		return nil, err
 	}
 	reduce := func(x *metal.Array) *metal.Array { return metal.AllSum(x, g) }
-	for _, blk := range layers {
-		blk.SelfAttn.Reduce, blk.MLP.(*MLP).Reduce = reduce, reduce
+	for _, s := range sums {
+		*s = reduce
 	}
 	return m, evalKeep(m)
 }
 
-// tensorParallelLayers returns m's layers when tensor parallelism can split
-// them: the standard decoder's, with separate q/k/v and gate/up projections,
-// per-head norms only, and dense MLPs.
-func tensorParallelLayers(m Model, modelType string) ([]*Block, error) {
-	d, ok := m.(*Decoder)
-	if !ok {
-		return nil, fmt.Errorf("%w: %s: tensor parallelism splits the standard decoder's layers only", ErrParallel, modelType)
-	}
-	for i, blk := range d.Layers {
-		a := blk.SelfAttn
-		mlp, dense := blk.MLP.(*MLP)
-		switch {
-		case !dense:
-			return nil, fmt.Errorf("%w: %s layer %d: its feed-forward is not a dense MLP", ErrParallel, modelType, i)
-		case a.QKVProj != nil || mlp.GateUpProj != nil:
-			return nil, fmt.Errorf("%w: %s: fused projections", ErrParallel, modelType)
-		case a.QProjNorm != nil:
-			return nil, fmt.Errorf("%w: %s: a norm over all heads' projections", ErrParallel, modelType)
+// reducer is where a sharded sub-layer keeps the all_sum that completes its
+// output (its Reduce field).
+type reducer = *func(*metal.Array) *metal.Array
+
+// parallelSums returns where m's layers take the all_sum after each
+// attention and feed-forward when tensor parallelism can split them: the
+// standard decoder's (separate q/k/v and gate/up projections, per-head
+// norms only) and DeepSeek's latent attention, with dense MLPs or mixtures
+// of experts.
+func parallelSums(m Model, modelType string) ([]reducer, error) {
+	var sums []reducer
+	switch d := m.(type) {
+	case *Decoder:
+		for i, blk := range d.Layers {
+			a := blk.SelfAttn
+			switch {
+			case a.QKVProj != nil:
+				return nil, fmt.Errorf("%w: %s: fused projections", ErrParallel, modelType)
+			case a.QProjNorm != nil:
+				return nil, fmt.Errorf("%w: %s: a norm over all heads' projections", ErrParallel, modelType)
+			}
+			f, err := feedForwardSum(blk.MLP, modelType, i)
+			if err != nil {
+				return nil, err
+			}
+			sums = append(sums, &a.Reduce, f)
 		}
+	case *MLADecoder:
+		for i, blk := range d.Layers {
+			f, err := feedForwardSum(blk.MLP, modelType, i)
+			if err != nil {
+				return nil, err
+			}
+			sums = append(sums, &blk.SelfAttn.Reduce, f)
+		}
+	case *GptOss:
+		// Its weights split like the others' (the sinks with their heads),
+		// but its sink attention and experts do not take the all_sum yet.
+		return nil, fmt.Errorf("%w: %s: tensor parallelism does not split its sink attention yet", ErrParallel, modelType)
+	default:
+		return nil, fmt.Errorf("%w: %s: tensor parallelism splits the standard decoder's and latent attention's layers only", ErrParallel, modelType)
 	}
-	return d.Layers, nil
+	return sums, nil
 }
 
-// checkTensorParallel refuses a split the head counts or the weight layout
-// do not allow.
+// feedForwardSum returns where layer i's feed-forward f takes its all_sum:
+// a dense MLP's own, or a mixture of experts' after its routed experts
+// and shared expert are added (mlx-lm's sharding_group): the router stays
+// whole on every rank, which so choose the same experts.
+func feedForwardSum(f FeedForward, modelType string, i int) (reducer, error) {
+	switch f := f.(type) {
+	case *MLP:
+		if f.GateUpProj == nil {
+			return &f.Reduce, nil
+		}
+	case *SparseMoeBlock:
+		return &f.Reduce, nil
+	case *GroupedMoE:
+		if f.Shared == nil || f.Shared.GateUpProj == nil {
+			return &f.Reduce, nil
+		}
+	}
+	return nil, fmt.Errorf("%w: %s layer %d: tensor parallelism does not split its feed-forward (%T)", ErrParallel, modelType, i, f)
+}
+
+// checkTensorParallel refuses a split the head counts, the widths or the
+// weight layout do not allow.
 func checkTensorParallel(cfg *model.Config, headers []*model.Header, n int) error {
 	cfg = cfg.Language()
 	nh, nkv := cfg.NumAttentionHeads, cfg.NumKeyValueHeads
+	moe, err := moeWidth(cfg)
+	if err != nil {
+		return err
+	}
 	switch {
 	case nh%n != 0:
 		return fmt.Errorf("%w: %d attention heads do not split over %d ranks", ErrParallel, nh, n)
@@ -167,11 +219,14 @@ func checkTensorParallel(cfg *model.Config, headers []*model.Header, n int) erro
 		return fmt.Errorf("%w: %d key/value heads neither split over nor repeat across %d ranks", ErrParallel, nkv, n)
 	case cfg.IntermediateSize%n != 0:
 		return fmt.Errorf("%w: intermediate size %d does not split over %d ranks", ErrParallel, cfg.IntermediateSize, n)
+	case moe%n != 0:
+		return fmt.Errorf("%w: the experts' width (moe_intermediate_size) %d does not split over %d ranks", ErrParallel, moe, n)
 	}
 	for _, h := range headers {
-		for name, t := range h.Tensors {
-			s, ok := shardOf(name, cfg, n, 0)
-			if ok && (len(t.Shape) <= s.axis || t.Shape[s.axis]%s.parts != 0) {
+		for _, name := range slices.Sorted(maps.Keys(h.Tensors)) { // the same tensor named every time
+			t := h.Tensors[name]
+			s, ok := shardOf(name, len(t.Shape), cfg, n, 0)
+			if ok && (s.axis < 0 || len(t.Shape) <= s.axis || t.Shape[s.axis]%s.parts != 0) {
 				return fmt.Errorf("%w: %s %v does not split in %d along axis %d", ErrParallel, name, t.Shape, s.parts, s.axis)
 			}
 		}
@@ -179,17 +234,34 @@ func checkTensorParallel(cfg *model.Config, headers []*model.Header, n int) erro
 	return nil
 }
 
-// shardConfig is the config one rank builds its part from: its heads and
-// MLP width (head_dim stays, set explicitly so that it is not derived anew
-// from the fewer heads).
+// moeWidth is the config's moe_intermediate_size (0 without one).
+func moeWidth(cfg *model.Config) (int, error) {
+	var a struct {
+		Width int `json:"moe_intermediate_size"`
+	}
+	err := cfg.Decode(&a)
+	return a.Width, err
+}
+
+// shardConfig is the config one rank builds its part from: its heads, MLP
+// width and experts' width (head_dim stays, set explicitly so that it is
+// not derived anew from the fewer heads).
 func shardConfig(cfg *model.Config, n int) (*model.Config, error) {
 	lm := cfg.Language()
-	return cfg.With(map[string]any{
+	forced := map[string]any{
 		"num_attention_heads": lm.NumAttentionHeads / n,
 		"num_key_value_heads": max(lm.NumKeyValueHeads/n, 1),
 		"intermediate_size":   lm.IntermediateSize / n,
 		"head_dim":            lm.HeadDim,
-	})
+	}
+	moe, err := moeWidth(lm)
+	if err != nil {
+		return nil, err
+	}
+	if moe > 0 {
+		forced["moe_intermediate_size"] = moe / n
+	}
+	return cfg.With(forced)
 }
 
 // shard is the slice of one tensor a rank holds: piece `index` of `parts`
@@ -200,42 +272,92 @@ type shard struct {
 	zeroOff            bool
 }
 
-// Suffixes of the projections tensor parallelism splits; checkpoints name
-// them this way before and after sanitizing.
-var (
-	shardedOut = []string{".self_attn.q_proj.", ".mlp.gate_proj.", ".mlp.up_proj."}
-	shardedKV  = []string{".self_attn.k_proj.", ".self_attn.v_proj."}
-	shardedIn  = []string{".self_attn.o_proj.", ".mlp.down_proj."}
+// shardRole is how tensor parallelism splits a projection.
+type shardRole int
+
+const (
+	// splitOut splits the output rows (mlx-lm's "all-to-sharded").
+	splitOut shardRole = iota
+	// splitKV splits key/value rows by heads, repeating a head across
+	// ranks when there are fewer heads than ranks.
+	splitKV
+	// splitIn splits the input columns ("sharded-to-all"); the output is
+	// summed over the ranks, so its bias is added by rank 0 alone.
+	splitIn
+	// splitHeads splits a per-head tensor, heads first.
+	splitHeads
 )
 
-// shardOf says how rank holds tensor name, if it is split.
-func shardOf(name string, cfg *model.Config, n, rank int) (shard, bool) {
-	has := func(frags []string) bool {
-		for _, f := range frags {
-			if strings.Contains(name, f) {
-				return true
-			}
-		}
-		return false
+// shardRule says how the tensors whose names match re are split. A
+// Linear's tensors (weight, quantized scales and biases, and the experts'
+// stacks of them) are [..., out, in], its bias [..., out]; fromEnd, when
+// set, overrides that: the split axis counted from the last (1: the last).
+type shardRule struct {
+	re      *regexp.Regexp
+	role    shardRole
+	fromEnd int
+}
+
+// ffnPrefix matches a feed-forward's projections as checkpoints name them
+// before and after sanitizing: a dense MLP's, a shared expert's, and each
+// routed expert's, alone (experts.E.) or stacked (switch_mlp., experts.).
+const ffnPrefix = `\.mlp\.(?:(?:shared_experts?|switch_mlp|experts(?:\.\d+)?)\.)?`
+
+// shardRules are the tensors tensor parallelism splits.
+var shardRules = []shardRule{
+	{re: regexp.MustCompile(`\.self_attn\.(?:q|q_b|kv_b)_proj\.`), role: splitOut},
+	{re: regexp.MustCompile(`\.self_attn\.[kv]_proj\.`), role: splitKV},
+	{re: regexp.MustCompile(`\.self_attn\.o_proj\.`), role: splitIn},
+	// DeepSeek's per-head maps from kv_b_proj (an MLX conversion stores them).
+	{re: regexp.MustCompile(`\.self_attn\.(?:embed_q|unembed_out)\.`), role: splitHeads},
+	// gpt-oss's per-head attention sinks.
+	{re: regexp.MustCompile(`\.self_attn\.sinks$`), role: splitHeads},
+	{re: regexp.MustCompile(ffnPrefix + `(?:gate|up)_proj\.`), role: splitOut},
+	{re: regexp.MustCompile(ffnPrefix + `down_proj\.`), role: splitIn},
+	// gpt-oss as OpenAI and transformers store it: gate and up interleaved
+	// by rows (a rank's contiguous share holds its gate and up rows),
+	// float [E, in, out] (x·W), or MXFP4 blocks [E, out, in/32, 16] and
+	// scales [E, out, in/32].
+	{re: regexp.MustCompile(`\.mlp\.experts\.gate_up_proj(?:_bias)?$`), role: splitOut, fromEnd: 1},
+	{re: regexp.MustCompile(`\.mlp\.experts\.gate_up_proj_blocks$`), role: splitOut, fromEnd: 3},
+	{re: regexp.MustCompile(`\.mlp\.experts\.gate_up_proj_scales$`), role: splitOut, fromEnd: 2},
+	{re: regexp.MustCompile(`\.mlp\.experts\.down_proj(?:_blocks)?$`), role: splitIn, fromEnd: 2},
+	{re: regexp.MustCompile(`\.mlp\.experts\.down_proj_scales$`), role: splitIn, fromEnd: 1},
+	{re: regexp.MustCompile(`\.mlp\.experts\.down_proj_bias$`), role: splitIn},
+}
+
+// isBias reports whether name is a projection's bias (not a quantized
+// weight's "biases").
+func isBias(name string) bool {
+	return strings.HasSuffix(name, ".bias") || strings.HasSuffix(name, "_bias")
+}
+
+// shardOf says how rank holds tensor name of ndim dimensions, if it is split.
+func shardOf(name string, ndim int, cfg *model.Config, n, rank int) (shard, bool) {
+	i := slices.IndexFunc(shardRules, func(r shardRule) bool { return r.re.MatchString(name) })
+	if i < 0 {
+		return shard{}, false
 	}
+	r := shardRules[i]
+	s := shard{parts: n, index: rank}
 	switch {
-	case has(shardedOut):
-		return shard{axis: 0, parts: n, index: rank}, true
-	case has(shardedKV):
-		nkv := cfg.NumKeyValueHeads
-		if nkv%n == 0 {
-			return shard{axis: 0, parts: n, index: rank}, true
-		}
+	case r.role == splitIn && isBias(name):
+		return shard{zeroOff: true}, rank != 0
+	case r.fromEnd > 0:
+		s.axis = ndim - r.fromEnd
+	case r.role == splitHeads:
+		s.axis = 0
+	case r.role == splitIn || isBias(name):
+		s.axis = ndim - 1
+	default:
+		s.axis = ndim - 2
+	}
+	if nkv := cfg.NumKeyValueHeads; r.role == splitKV && nkv%n != 0 {
 		// Fewer KV heads than ranks: each rank holds the one KV head its
 		// query heads read (repeated across ranks, as GQA repeats it).
-		return shard{axis: 0, parts: nkv, index: rank * nkv / n}, true
-	case has(shardedIn):
-		if strings.HasSuffix(name, ".bias") {
-			return shard{zeroOff: true}, rank != 0
-		}
-		return shard{axis: 1, parts: n, index: rank}, true
+		s.parts, s.index = nkv, rank*nkv/n
 	}
-	return shard{}, false
+	return s, true
 }
 
 // readShards replaces every split tensor in weights (still lazy: nothing
@@ -244,7 +366,7 @@ func readShards(headers []*model.Header, weights map[string]*metal.Array, cfg *m
 	for _, h := range headers {
 		var f *os.File
 		for name, t := range h.Tensors {
-			s, ok := shardOf(name, cfg, g.Size(), g.Rank())
+			s, ok := shardOf(name, len(t.Shape), cfg, g.Size(), g.Rank())
 			if !ok {
 				continue
 			}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"math"
+	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -14,9 +15,11 @@ import (
 	"testing"
 
 	"github.com/lmx-app/lmx/engine/cache"
+	"github.com/lmx-app/lmx/engine/model"
 	"github.com/lmx-app/lmx/internal/checkpoint"
 	"github.com/lmx-app/lmx/internal/disttest"
 	"github.com/lmx-app/lmx/internal/mlxtest"
+	"github.com/lmx-app/lmx/internal/testutil"
 	"github.com/lmx-app/lmx/metal"
 )
 
@@ -125,23 +128,53 @@ func batchLogits(t *testing.T, m Model, ref *reference, vocab int) [][]float32 {
 // when no split into that many contiguous layer ranges exists (fewer layers
 // than ranks, or Gemma 4's layers that reuse an earlier layer's keys and
 // values leave too few places to cut), and then with ErrParallel; the
-// pipeline's ranges must cover the layers in rank order.
+// pipeline's ranges must cover the layers in rank order. The fixtures in
+// tensorSplits must take tensor parallelism exactly at the group sizes
+// listed there. Each fixture is a subtest (its folder's name) that computes
+// the whole model's probe, so -run 'TestParallelMatchesOneProcess/qwen3_moe$'
+// runs the groups on that fixture alone.
 func TestParallelMatchesOneProcess(t *testing.T) {
 	mlxtest.Require(t)
 	dirs := fixtureModels(t, "stories260k") // its reference has other prompts
 	if _, ok := disttest.Rank(); ok {
-		parallelRank(t, dirs)
+		dirs = append(dirs, filepath.SplitList(os.Getenv(envQuantized))...)
+		parallelRank(t, selectedFixtures(dirs))
 		return
+	}
+	quantized := []string{quantizedExperts(t, "affine"), quantizedExperts(t, "mxfp4"), openAIExperts(t)}
+	dirs = append(dirs, quantized...)
+	for name := range tensorSplits {
+		if len(selectedFixtures(dirs, name)) == 0 {
+			t.Errorf("tensorSplits names %s, which is no fixture", name)
+		}
 	}
 	whole := map[string]probe{}
 	layers, cuts := map[string]int{}, map[string]int{}
+	var selected []string
 	for _, dir := range dirs {
-		m := loadModel(t, dir)
-		whole[dir] = probeModel(t, m, readReference(t, dir))
-		layers[dir], cuts[dir] = m.NumLayers(), splitPoints(m)
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			m := loadModel(t, dir)
+			ref := readReference(t, dir)
+			whole[dir] = probeModel(t, m, ref)
+			if dir == quantized[0] || dir == quantized[2] {
+				// The widened experts (8 bits; gpt-oss's MXFP4 experts with
+				// float attention) still compute the fixture's function, up
+				// to rounding (as TestQuantizedWeightsMatchDequantized bounds
+				// it); qwen3_moe all in MXFP4 rounds too coarsely for a bound
+				// on these random weights.
+				if e := relErr(whole[dir].Logits[2], ref.floats["logits_2"]); !(e <= 0.3) {
+					t.Errorf("widened, quantized experts: relative error %.3g > 0.3 against the float reference", e)
+				}
+			}
+			layers[dir], cuts[dir] = m.NumLayers(), splitPoints(m)
+			selected = append(selected, filepath.Base(dir))
+		})
+	}
+	if len(selected) == 0 {
+		t.Skip("no fixture selected")
 	}
 	for _, n := range []int{2, 4} {
-		outs := disttest.Run(t, t.Name(), n, disttest.Deadline)
+		outs := disttest.Run(t, t.Name(), n, disttest.Deadline, envFixtures+"="+strings.Join(selected, ","), envQuantized+"="+strings.Join(quantized, string(filepath.ListSeparator)))
 		runs := make([]parallelRun, n)
 		for r, b := range outs {
 			if err := json.Unmarshal(b, &runs[r]); err != nil {
@@ -149,13 +182,20 @@ func TestParallelMatchesOneProcess(t *testing.T) {
 			}
 		}
 		byKind := map[string][]string{}
-		for _, dir := range dirs {
+		for _, dir := range selectedFixtures(dirs, selected...) {
 			base := filepath.Base(dir)
 			// A split into n contiguous ranges needs n-1 places to cut.
 			mustSplit := cuts[dir] >= n-1
 			why := fmt.Sprintf("%d layers", layers[dir])
 			if layers[dir] >= n {
 				why += fmt.Sprintf(", %d places to cut (K/V shared across layers)", cuts[dir])
+			}
+			if sizes, ok := tensorSplits[base]; ok {
+				got, want := runs[0].Auto[dir].Split == string(TensorParallel), slices.Contains(sizes, n)
+				if got != want {
+					t.Errorf("%d ranks, %s: split %q (refused: %q), want tensor parallelism: %v",
+						n, base, runs[0].Auto[dir].Split, runs[0].Auto[dir].Refused, want)
+				}
 			}
 			for _, pass := range []string{"chosen", "forced pipeline"} {
 				if pass == "forced pipeline" && runs[0].Auto[dir].Split != string(TensorParallel) {
@@ -184,6 +224,124 @@ func TestParallelMatchesOneProcess(t *testing.T) {
 			t.Logf("%d ranks, %s: %s", n, k, strings.Join(byKind[k], ", "))
 		}
 	}
+}
+
+// tensorSplits are the group sizes at which LoadParallel must split each
+// mixture-of-experts fixture by tensor parallelism (a fixture not listed
+// may go either way): where the attention heads, key/value heads (split or
+// repeated) and the experts' width divide by the group size. A silent fall
+// back to pipeline parallelism fails the test.
+var tensorSplits = map[string][]int{
+	"qwen3_moe":       {2, 4}, // 4 heads, 2 KV heads, experts 32 wide
+	"qwen3_moe_h96":   nil,    // 3 heads
+	"glm4_moe_h60":    {2, 4}, // 4 heads, 2 KV heads, experts 8 wide, shared 16
+	"glm4_moe_h72":    nil,    // 3 heads
+	"deepseek_v3_h48": nil,    // 3 heads
+	"deepseek_v3_h64": {2, 4}, // 4 heads (q LoRA), experts and shared 16 wide, dense 80
+	"gpt_oss_h96":     nil,    // see parallel.go: sink attention sums over no group yet
+	"gpt_oss_l3":      nil,
+	// quantizedExperts: at 4 ranks o_proj's 64 inputs are 16 per rank,
+	// less than a quantization group.
+	"qwen3_moe_wide_q8":    {2},
+	"qwen3_moe_wide_mxfp4": {2},
+	"gpt_oss_wide_mxfp4":   nil, // as gpt_oss_h96
+}
+
+// envQuantized lists the folders of quantizedExperts, which the parent
+// writes and its ranks read.
+const envQuantized = "LMX_PARALLEL_QUANTIZED"
+
+// quantizedExperts writes the shared qwen3_moe fixture with every expert
+// twice as wide (each gate and up row twice, the down columns twice and
+// halved: the same function) and its projections quantized as mlx-lm
+// stores them, so that at 2 ranks each rank's share of every projection's
+// input, the experts' down_proj included, is whole groups of 32. Mode
+// "affine": everything at 8 bits (weight, scales, biases), the router in
+// groups of 64 as mlx-lm's Qwen3-MoE predicate does; "mxfp4": the
+// attention and experts in MXFP4 (uint32 words and uint8 scales, no
+// biases), the embeddings and head in float, the router affine as before.
+// It returns the folder (qwen3_moe_wide_q8 or _mxfp4, with the fixture's
+// reference for the prompts).
+func quantizedExperts(t *testing.T, mode string) string {
+	src := filepath.Join(testutil.Fixtures(t), "models", "qwen3_moe")
+	name, group, bits := "qwen3_moe_wide_q8", 32, 8
+	if mode == "mxfp4" {
+		name, bits = "qwen3_moe_wide_mxfp4", 4
+	}
+	dir := filepath.Join(t.TempDir(), name)
+	must(t, os.MkdirAll(dir, 0o755))
+	expert := regexp.MustCompile(`\.experts\.\d+\.(gate|up|down)_proj\.weight$`)
+	mlxtest.Do(t, func() error {
+		arrays, _, err := metal.LoadSafetensors(filepath.Join(src, "model.safetensors"))
+		if err != nil {
+			return err
+		}
+		out := map[string]*metal.Array{}
+		for name, a := range arrays {
+			switch m := expert.FindStringSubmatch(name); {
+			case m == nil:
+			case m[1] == "down":
+				a = metal.MulScalar(metal.Concatenate([]*metal.Array{a, a}, 1), 0.5)
+			default:
+				a = metal.Concatenate([]*metal.Array{a, a}, 0)
+			}
+			module, ok := strings.CutSuffix(name, ".weight")
+			float := mode == "mxfp4" && !strings.Contains(module, ".layers.")
+			if !ok || a.Ndim() != 2 || float {
+				out[name] = a
+				continue
+			}
+			g, b, m := group, bits, mode
+			if strings.HasSuffix(module, ".mlp.gate") {
+				g, b, m = 64, 8, "affine"
+			}
+			wq, scales, biases := metal.Quantize(a, g, b, m)
+			out[name], out[module+".scales"] = wq, scales
+			if biases != nil {
+				out[module+".biases"] = biases
+			}
+		}
+		return metal.SaveSafetensors(filepath.Join(dir, "model.safetensors"), out, nil)
+	})
+	data, err := os.ReadFile(filepath.Join(src, "config.json"))
+	must(t, err)
+	var cfg map[string]any
+	must(t, json.Unmarshal(data, &cfg))
+	cfg["moe_intermediate_size"] = 2 * int(cfg["moe_intermediate_size"].(float64))
+	quant := map[string]any{"group_size": group, "bits": bits, "mode": mode}
+	for l := range int(cfg["num_hidden_layers"].(float64)) {
+		quant[fmt.Sprintf("model.layers.%d.mlp.gate", l)] = map[string]any{"group_size": 64, "bits": 8, "mode": "affine"}
+	}
+	if mode == "mxfp4" {
+		quant["model.embed_tokens"], quant["lm_head"] = false, false
+	}
+	cfg["quantization"] = quant
+	data, err = json.Marshal(cfg)
+	must(t, err)
+	must(t, os.WriteFile(filepath.Join(dir, "config.json"), data, 0o644))
+	ref, err := os.ReadFile(filepath.Join(src, "reference.safetensors"))
+	must(t, err)
+	must(t, os.WriteFile(filepath.Join(dir, "reference.safetensors"), ref, 0o644))
+	return dir
+}
+
+// envFixtures names the fixtures (folder names, comma-separated) the ranks
+// of TestParallelMatchesOneProcess split: those the parent selected.
+const envFixtures = "LMX_PARALLEL_FIXTURES"
+
+// selectedFixtures returns the dirs whose folder names are in names, or
+// (none given) in envFixtures.
+func selectedFixtures(dirs []string, names ...string) []string {
+	if len(names) == 0 {
+		names = strings.Split(os.Getenv(envFixtures), ",")
+	}
+	var out []string
+	for _, dir := range dirs {
+		if slices.Contains(names, filepath.Base(dir)) {
+			out = append(out, dir)
+		}
+	}
+	return out
 }
 
 // splitPoints counts the places m's layers may be cut between pipeline
@@ -332,9 +490,12 @@ type memoryCase struct {
 	split   Split
 }
 
-// memoryCases are a dense fixture split by tensor parallelism and one split
+// memoryCases are a dense fixture split by tensor parallelism, mixtures of
+// experts split by tensor parallelism (routed experts, float and quantized;
+// shared experts; latent attention and a dense first layer), and one split
 // by pipeline parallelism (4 layers: 2 per rank).
-var memoryCases = []memoryCase{{"qwen3", TensorParallel}, {"smollm3_h64", PipelineParallel}}
+var memoryCases = []memoryCase{{"qwen3", TensorParallel}, {"qwen3_moe", TensorParallel}, {"qwen3_moe_wide_q8", TensorParallel},
+	{"glm4_moe_h60", TensorParallel}, {"deepseek_v3_h64", TensorParallel}, {"smollm3_h64", PipelineParallel}}
 
 // memoryFigure is what a rank of TestParallelMemory measures of one case.
 type memoryFigure struct {
@@ -344,11 +505,11 @@ type memoryFigure struct {
 	Layers        [2]int
 }
 
-// TestParallelMemory loads, on 2 ranks, a dense fixture split by tensor
-// parallelism and one split by pipeline parallelism, and checks the MLX
+// TestParallelMemory loads, on 2 ranks, the memoryCases, and checks the MLX
 // memory each rank's model holds against what the safetensors headers say
 // it should read: for tensor parallelism the replicated tensors (embeddings,
-// norms, head) and half of each split projection, for pipeline parallelism
+// norms, head, routers) and half of each split projection (every expert's
+// too), for pipeline parallelism
 // the tensors of the rank's layers and all the tensors outside the layers.
 // Each must be within 10%, and below what the whole model would hold by
 // more than that (so a rank that read everything fails).
@@ -359,16 +520,22 @@ func TestParallelMemory(t *testing.T) {
 	for _, dir := range fixtureModels(t) {
 		dirs[filepath.Base(dir)] = dir
 	}
+	_, rank := disttest.Rank()
+	if rank {
+		dirs["qwen3_moe_wide_q8"] = os.Getenv(envQuantized)
+	} else {
+		dirs["qwen3_moe_wide_q8"] = quantizedExperts(t, "affine")
+	}
 	for _, c := range memoryCases {
 		if dirs[c.fixture] == "" {
 			t.Fatalf("no fixture %s", c.fixture)
 		}
 	}
-	if _, ok := disttest.Rank(); ok {
+	if rank {
 		memoryRank(t, dirs)
 		return
 	}
-	outs := disttest.Run(t, t.Name(), n, disttest.Deadline)
+	outs := disttest.Run(t, t.Name(), n, disttest.Deadline, envQuantized+"="+dirs["qwen3_moe_wide_q8"])
 	for r, b := range outs {
 		var figs []memoryFigure
 		if err := json.Unmarshal(b, &figs); err != nil {
@@ -457,13 +624,18 @@ func expectedBytes(t *testing.T, dir string, split Split, rank, n int) (want, to
 		}
 		layers = [2]int{layers[1], layers[1] + size}
 	}
-	splitNames := []string{".q_proj.", ".k_proj.", ".v_proj.", ".o_proj.", ".gate_proj.", ".up_proj.", ".down_proj."}
+	// Split: the attention projections (DeepSeek's q_b and kv_b too, and
+	// gpt-oss's sinks), the MLPs' and every expert's (gpt-oss's fused
+	// gate_up as it stores them); the bias of an output projection is held
+	// whole (zeros on all ranks but 0).
+	splitNames := regexp.MustCompile(`\.(?:q|k|v|o|q_b|kv_b|gate|up|down|gate_up)_proj(?:\.|_blocks$|_scales$|_bias$|$)|\.sinks$`)
+	wholeBias := regexp.MustCompile(`\.(?:o|down)_proj(?:\.|_)bias$`)
 	for _, h := range headers {
 		for name, ti := range h.Tensors {
 			b := ti.Offsets[1] - ti.Offsets[0]
 			total += b
 			switch m := layerOf.FindStringSubmatch(name); {
-			case split == TensorParallel && slices.ContainsFunc(splitNames, func(s string) bool { return strings.Contains(name, s) }):
+			case split == TensorParallel && splitNames.MatchString(name) && !wholeBias.MatchString(name):
 				want += b / int64(n)
 			case split == PipelineParallel && m != nil:
 				if i, _ := strconv.Atoi(m[1]); i >= layers[0] && i < layers[1] {
@@ -475,4 +647,167 @@ func expectedBytes(t *testing.T, dir string, split Split, rank, n int) (want, to
 		}
 	}
 	return want, total, layers
+}
+
+// openAIExperts writes the gpt_oss_h96 fixture with every expert twice as
+// wide (each gate/up pair of the interleaved gate_up_proj twice, down_proj's
+// inputs twice and halved: the same function) in OpenAI's own MXFP4 layout
+// (experts.{gate_up,down}_proj_{blocks,scales}, quantization_config's
+// quant_method mxfp4), so that at 2 ranks each rank's share of down_proj's
+// 64 inputs is whole groups of 32; returns its folder (gpt_oss_wide_mxfp4,
+// with the fixture's reference for the prompts).
+func openAIExperts(t *testing.T) string {
+	src := filepath.Join(testutil.RepoRoot(t), "engine", "arch", "testdata", "models", "gpt_oss_h96")
+	dir := filepath.Join(t.TempDir(), "gpt_oss_wide_mxfp4")
+	must(t, os.MkdirAll(dir, 0o755))
+	// blocks quantizes w [E, out, in] to MXFP4 as OpenAI stores it: the
+	// packed 4-bit values as bytes [E, out, in/32, 16], the scales [E, out, in/32].
+	blocks := func(w *metal.Array) (b, scales *metal.Array, err error) {
+		wq, scales, _ := metal.Quantize(metal.Contiguous(w), 32, 4, "mxfp4")
+		data, err := wq.Bytes()
+		if err != nil {
+			return nil, nil, err
+		}
+		s := scales.Shape()
+		return metal.FromBytes(data, metal.Uint8, s[0], s[1], s[2], 16), scales, nil
+	}
+	mlxtest.Do(t, func() error {
+		arrays, _, err := metal.LoadSafetensors(filepath.Join(src, "model.safetensors"))
+		if err != nil {
+			return err
+		}
+		out := map[string]*metal.Array{}
+		for name, a := range arrays {
+			var w *metal.Array
+			switch {
+			case strings.HasSuffix(name, ".mlp.experts.gate_up_proj"): // [E, hidden, 2I], x·W
+				w = metal.Swapaxes(metal.Concatenate([]*metal.Array{a, a}, 2), 1, 2)
+			case strings.HasSuffix(name, ".mlp.experts.down_proj"): // [E, I, hidden]
+				w = metal.Swapaxes(metal.MulScalar(metal.Concatenate([]*metal.Array{a, a}, 1), 0.5), 1, 2)
+			case strings.HasSuffix(name, ".mlp.experts.gate_up_proj_bias"):
+				out[name] = metal.Concatenate([]*metal.Array{a, a}, 1)
+				continue
+			default:
+				out[name] = a
+				continue
+			}
+			if out[name+"_blocks"], out[name+"_scales"], err = blocks(w); err != nil {
+				return err
+			}
+		}
+		return metal.SaveSafetensors(filepath.Join(dir, "model.safetensors"), out, nil)
+	})
+	data, err := os.ReadFile(filepath.Join(src, "config.json"))
+	must(t, err)
+	var cfg map[string]any
+	must(t, json.Unmarshal(data, &cfg))
+	cfg["intermediate_size"] = 2 * int(cfg["intermediate_size"].(float64))
+	cfg["quantization_config"] = map[string]any{"quant_method": "mxfp4",
+		"modules_to_not_convert": []string{"model.layers.*.self_attn", "model.layers.*.mlp.router", "model.embed_tokens", "lm_head"}}
+	data, err = json.Marshal(cfg)
+	must(t, err)
+	must(t, os.WriteFile(filepath.Join(dir, "config.json"), data, 0o644))
+	ref, err := os.ReadFile(filepath.Join(src, "reference.safetensors"))
+	must(t, err)
+	must(t, os.WriteFile(filepath.Join(dir, "reference.safetensors"), ref, 0o644))
+	return dir
+}
+
+// TestTensorParallelRefusals checks the reasons tensor parallelism gives
+// for a split the head counts, the experts' width or a tensor's layout do
+// not allow (LoadParallel then goes pipeline), and that the mixture-of-
+// experts fixtures it splits pass the same checks.
+func TestTensorParallelRefusals(t *testing.T) {
+	mlxtest.Require(t)
+	dirs := map[string]string{}
+	for _, dir := range fixtureModels(t) {
+		dirs[filepath.Base(dir)] = dir
+	}
+	dirs["qwen3_moe_wide_q8"] = quantizedExperts(t, "affine")
+	for _, tt := range []struct {
+		fixture string
+		n       int
+		forced  map[string]any
+		want    string // "" for no refusal
+	}{
+		{"qwen3_moe", 2, nil, ""},
+		{"qwen3_moe", 4, nil, ""},
+		{"glm4_moe_h60", 4, nil, ""},
+		{"deepseek_v3_h64", 4, nil, ""},
+		{"gpt_oss_h96", 4, nil, ""},
+		{"qwen3_moe_h96", 2, nil, "3 attention heads do not split over 2 ranks"},
+		{"gpt_oss_l3", 4, nil, "6 attention heads do not split over 4 ranks"},
+		{"qwen3_moe", 4, map[string]any{"moe_intermediate_size": 30}, "experts' width (moe_intermediate_size) 30 does not split over 4 ranks"},
+		// The experts' 64 inputs to down_proj in groups of 32: 2 groups for 4 ranks.
+		{"qwen3_moe_wide_q8", 4, nil, "model.layers.0.mlp.experts.0.down_proj.biases [64 2] does not split in 4 along axis 1"},
+	} {
+		cfg, headers, err := readFolder(dirs[tt.fixture])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tt.forced != nil {
+			if cfg, err = cfg.With(tt.forced); err != nil {
+				t.Fatal(err)
+			}
+		}
+		err = checkTensorParallel(cfg, headers, tt.n)
+		switch {
+		case tt.want == "" && err != nil:
+			t.Errorf("%s over %d ranks: %v", tt.fixture, tt.n, err)
+		case tt.want != "" && (!errors.Is(err, ErrParallel) || !strings.Contains(err.Error(), tt.want)):
+			t.Errorf("%s over %d ranks: error %v, want ErrParallel saying %q", tt.fixture, tt.n, err, tt.want)
+		}
+	}
+}
+
+// TestShardOf checks how rank 1 of 2 holds the tensors of the layouts no
+// fixture has: experts stacked as an MLX conversion stores them (quantized),
+// DeepSeek's per-head maps, and gpt-oss's OpenAI MXFP4 blocks (gate and up
+// interleaved by rows, so a contiguous share holds both).
+func TestShardOf(t *testing.T) {
+	cfg := &model.Config{}
+	cfg.NumKeyValueHeads = 2
+	type want struct {
+		axis, index int
+		zeroOff     bool
+	}
+	for _, tt := range []struct {
+		name string
+		ndim int
+		want *want // nil: held whole
+	}{
+		{"model.layers.0.mlp.switch_mlp.gate_proj.weight", 3, &want{axis: 1, index: 1}},
+		{"model.layers.0.mlp.switch_mlp.up_proj.scales", 3, &want{axis: 1, index: 1}},
+		{"model.layers.0.mlp.switch_mlp.down_proj.weight", 3, &want{axis: 2, index: 1}},
+		{"model.layers.0.mlp.switch_mlp.down_proj.biases", 3, &want{axis: 2, index: 1}},
+		{"model.layers.0.mlp.experts.gate_proj.bias", 2, &want{axis: 1, index: 1}},
+		{"model.layers.0.mlp.experts.down_proj.bias", 2, &want{zeroOff: true}},
+		{"model.layers.0.mlp.experts.gate_up_proj_blocks", 4, &want{axis: 1, index: 1}},
+		{"model.layers.0.mlp.experts.gate_up_proj_scales", 3, &want{axis: 1, index: 1}},
+		{"model.layers.0.mlp.experts.down_proj_blocks", 4, &want{axis: 2, index: 1}},
+		{"model.layers.0.mlp.experts.down_proj_scales", 3, &want{axis: 2, index: 1}},
+		{"model.layers.0.mlp.experts.down_proj_bias", 2, &want{zeroOff: true}},
+		{"model.layers.0.mlp.shared_experts.down_proj.weight", 2, &want{axis: 1, index: 1}},
+		{"model.layers.0.mlp.experts.7.up_proj.weight", 2, &want{axis: 0, index: 1}},
+		{"model.layers.0.self_attn.embed_q.scales", 3, &want{axis: 0, index: 1}},
+		{"model.layers.0.self_attn.unembed_out.weight", 3, &want{axis: 0, index: 1}},
+		{"model.layers.0.self_attn.kv_b_proj.weight", 2, &want{axis: 0, index: 1}},
+		{"model.layers.0.self_attn.sinks", 1, &want{axis: 0, index: 1}},
+		{"model.layers.0.self_attn.kv_a_proj_with_mqa.weight", 2, nil},
+		{"model.layers.0.mlp.gate.weight", 2, nil},
+		{"model.layers.0.mlp.gate.e_score_correction_bias", 1, nil},
+		{"model.layers.0.mlp.router.weight", 2, nil},
+		{"model.layers.0.mlp.gate_up_proj.weight", 2, nil}, // phi3's fused MLP
+	} {
+		s, ok := shardOf(tt.name, tt.ndim, cfg, 2, 1)
+		switch {
+		case tt.want == nil && ok:
+			t.Errorf("%s: split %+v, want it whole", tt.name, s)
+		case tt.want == nil:
+		case !ok:
+			t.Errorf("%s: whole, want %+v", tt.name, *tt.want)
+		case tt.want.zeroOff != s.zeroOff || (!s.zeroOff && (s.axis != tt.want.axis || s.index != tt.want.index || s.parts != 2)):
+			t.Errorf("%s: %+v, want %+v of 2", tt.name, s, *tt.want)
+		}
+	}
 }

@@ -51,6 +51,9 @@ type SparseMoeBlock struct {
 	SwitchMLP    *SwitchGLU
 	TopK         int
 	NormTopkProb bool
+	// Reduce, when set, sums the output over a tensor-parallel group (each
+	// rank holds part of every expert's width).
+	Reduce func(*metal.Array) *metal.Array
 }
 
 // Forward implements FeedForward.
@@ -70,7 +73,7 @@ func (m *SparseMoeBlock) Forward(x *metal.Array) *metal.Array {
 		scores = metal.Div(scores, metal.Sum(scores, []int{-1}, true))
 	}
 	y := m.SwitchMLP.Forward(x, inds)
-	return metal.Sum(metal.Mul(y, metal.ExpandDims(scores, -1)), []int{-2}, false)
+	return reduce(m.Reduce, metal.Sum(metal.Mul(y, metal.ExpandDims(scores, -1)), []int{-2}, false))
 }
 
 // newQwen3Moe builds a Qwen3 MoE model: Qwen3 attention with sparse MLPs.
