@@ -2,6 +2,7 @@ package metal
 
 import (
 	"math"
+	"runtime"
 	"unsafe"
 )
 
@@ -15,11 +16,18 @@ var (
 	fnRoPE uintptr
 	// int lmx_sdpa(lmx_array* out, lmx_array q, lmx_array k, lmx_array v, uint64_t scale, const char* mask_mode, lmx_array mask);
 	fnSDPA uintptr
+	// int lmx_sdpa_sinks(lmx_array* out, lmx_array q, lmx_array k, lmx_array v, uint64_t scale, const char* mask_mode, lmx_array mask, lmx_array sinks);
+	fnSDPASinks uintptr
+	// int lmx_swiglu_oai(lmx_array* out, lmx_array gate, lmx_array x);
+	fnSwiGLUOAI uintptr
 )
 
 var fastSyms = []sym{
 	{"lmx_rms_norm", &fnRMSNorm}, {"lmx_layer_norm", &fnLayerNorm},
-	{"lmx_rope", &fnRoPE}, {"lmx_sdpa", &fnSDPA},
+	{"lmx_rope", &fnRoPE}, {"lmx_sdpa", &fnSDPA}, {"lmx_sdpa_sinks", &fnSDPASinks},
+	{"lmx_swiglu_oai", &fnSwiGLUOAI},
+	{"lmx_metal_kernel", &fnMetalKernel}, {"lmx_cuda_kernel", &fnCUDAKernel},
+	{"lmx_kernel_free", &fnKernelFree}, {"lmx_kernel_call", &fnKernelCall},
 }
 
 func loadFast(lib uintptr) error { return bindSyms(lib, fastSyms) }
@@ -115,3 +123,24 @@ func SDPA(q, k, v *Array, scale float64, mask string, maskArr *Array) *Array {
 		uintptr(unsafe.Pointer(unsafe.SliceData(mode))), mh)
 	return ret("sdpa", r)
 }
+
+// SDPASinks is SDPA with attention sinks (gpt-oss): sinks [Hq] holds one
+// logit per query head that joins the softmax's denominator and attends to
+// nothing. sinks must promote to the attention's dtype (MLX refuses float32
+// sinks for bfloat16 queries): cast them to q's dtype first.
+func SDPASinks(q, k, v *Array, scale float64, mask string, maskArr, sinks *Array) *Array {
+	mh, ok := optional(maskArr)
+	if !usable(q, k, v, sinks) || !ok {
+		return &Array{}
+	}
+	mode := cString(mask)
+	r := call(fnSDPASinks, outp(), q.h, k.h, v.h, uintptr(math.Float64bits(scale)),
+		uintptr(unsafe.Pointer(unsafe.SliceData(mode))), mh, sinks.h)
+	runtime.KeepAlive(mode) // the shim reads it through a uintptr
+	return ret("sdpa_sinks", r)
+}
+
+// SwiGLUOAI is gpt-oss's clamped gated activation (mlx_lm's swiglu_oai):
+// (clip(x, -7, 7) + 1) · g·σ(1.702·g) with g = min(gate, 7), one compiled
+// kernel (unfused when compilation is off).
+func SwiGLUOAI(gate, x *Array) *Array { return glu(fnSwiGLUOAI, "swiglu_oai", gate, x) }

@@ -25,11 +25,9 @@ type gptOssArgs struct {
 	AttentionBias    *bool    `json:"attention_bias"`
 }
 
-// gptOssAlpha is the fixed sigmoid slope of gpt-oss's SwiGLU (transformers
-// and mlx-lm hard-code it; the config has no field for it).
-const gptOssAlpha = 1.702
-
-// gptOssLimit is the clamp of gpt-oss's SwiGLU (config swiglu_limit).
+// gptOssLimit is the clamp of gpt-oss's SwiGLU (config swiglu_limit), the
+// one metal.SwiGLUOAI applies (with the sigmoid slope 1.702, which has no
+// config field).
 const gptOssLimit = 7.0
 
 // readGptOssArgs decodes and validates gpt-oss's fields.
@@ -95,11 +93,35 @@ func (a *SinkAttention) Forward(x *metal.Array, mask cache.Mask, c cache.Cache, 
 	k = a.heads(k, b, l, a.NKVHeads, nil)
 	v = a.heads(v, b, l, a.NKVHeads, nil)
 	q, k = a.Rope.Apply(q, offsets), a.Rope.Apply(k, offsets)
-	out := cache.AttentionSinks(c, q, k, v, a.Scale, mask, a.Sinks)
+	out := a.attend(c, q, k, v, mask)
 	if l > 1 {
 		out = metal.Transpose(out, 0, 2, 1, 3)
 	}
 	return a.OProj.Forward(metal.Reshape(out, b, l, a.NHeads*a.HeadDim))
+}
+
+// attend appends k, v to c and attends q with the sinks: MLX's fused SDPA
+// (one kernel on GPU for decode, as mlx-lm calls it) for no cache and the
+// plain caches; the quantized cache and the scheduler's row batch keep
+// cache.AttentionSinks, the same attention with MLX ops.
+func (a *SinkAttention) attend(c cache.Cache, q, k, v *metal.Array, mask cache.Mask) *metal.Array {
+	switch c.(type) {
+	case *cache.Quantized, *cache.Rows:
+		return cache.AttentionSinks(c, q, k, v, a.Scale, mask, a.Sinks)
+	}
+	if c != nil {
+		k, v = c.Update(k, v)
+	}
+	return metal.SDPASinks(q, k, v, a.Scale, mask.Mode, mask.Array, a.sinksAs(q.Dtype()))
+}
+
+// sinksAs returns the sinks in dtype: MLX's fused SDPA refuses sinks that
+// do not promote to the attention's dtype (float32 sinks, bfloat16 queries).
+func (a *SinkAttention) sinksAs(dt metal.Dtype) *metal.Array {
+	if a.Sinks.Dtype() == dt {
+		return a.Sinks
+	}
+	return metal.Astype(a.Sinks, dt)
 }
 
 // BiasedSwitchLinear is a SwitchLinear with a bias per expert [experts, out]
@@ -129,7 +151,6 @@ type GptOssMoE struct {
 	Router                     *layer.Linear
 	GateProj, UpProj, DownProj *BiasedSwitchLinear
 	TopK                       int
-	Limit                      float64
 }
 
 // Forward implements FeedForward.
@@ -162,23 +183,12 @@ func (m *GptOssMoE) experts(x, indices *metal.Array) *metal.Array {
 	}
 	up := m.UpProj.Forward(x, idx, sorted)
 	gate := m.GateProj.Forward(x, idx, sorted)
-	y := m.DownProj.Forward(swigluOAI(gate, up, gptOssAlpha, m.Limit), idx, sorted)
+	y := m.DownProj.Forward(metal.SwiGLUOAI(gate, up), idx, sorted)
 	if sorted {
 		y = metal.Take(y, inv, 0)
 		y = metal.Reshape(y, append(shape, y.Dim(-2), y.Dim(-1))...)
 	}
 	return metal.Squeeze(y, -2)
-}
-
-// swigluOAI is gpt-oss's gated activation: the gate clamped from above at
-// limit, the linear part to [-limit, limit] and shifted by one:
-// (clip(x) + 1) · g·σ(alpha·g), g = min(gate, limit).
-func swigluOAI(gate, x *metal.Array, alpha, limit float64) *metal.Array {
-	dt := x.Dtype()
-	gate = metal.Minimum(gate, metal.Scalar(limit, dt))
-	x = metal.Maximum(metal.Minimum(x, metal.Scalar(limit, dt)), metal.Scalar(-limit, dt))
-	glu := metal.Mul(gate, metal.Sigmoid(metal.Mul(gate, metal.Scalar(alpha, dt))))
-	return metal.Mul(metal.Add(x, metal.Scalar(1, dt)), glu)
 }
 
 // GptOss is the gpt-oss model: a Decoder (embedding, norms, head, caches and
@@ -234,7 +244,7 @@ func newGptOss(c *model.Config, w *layer.Weights) (Model, error) {
 			GateProj: newBiasedSwitchLinear(w, ex+".gate_proj", hd, in, n),
 			UpProj:   newBiasedSwitchLinear(w, ex+".up_proj", hd, in, n),
 			DownProj: newBiasedSwitchLinear(w, ex+".down_proj", in, hd, n),
-			TopK:     a.NumExpertsPerTok, Limit: *a.SwigluLimit,
+			TopK:     a.NumExpertsPerTok,
 		}
 	}
 	d, err := build(w, s)

@@ -95,16 +95,30 @@ func mlxLMConvert(t *testing.T, src string, args ...string) string {
 // mlx_lm's own converter writes for the same checkpoint and settings.
 func TestTensorsMatchMLXLMConvert(t *testing.T) {
 	mlxtest.Require(t)
+	qwen35 := func(cfg map[string]any) { cfg["model_type"] = "qwen3_5" } // mlx_lm has no qwen3_5_text
 	for _, tt := range []struct {
 		model string
 		opts  Options
 		args  []string
+		// edit, when set, rewrites the config first: mlx_lm's ModelArgs of
+		// some architectures require transformers 4's rope fields.
+		edit func(map[string]any)
 	}{
-		{"stories260k", Options{Quantize: true, Bits: 4, GroupSize: 32}, []string{"-q", "--q-bits", "4", "--q-group-size", "32"}},
-		{"phi3", Options{Quantize: true, Bits: 8, GroupSize: 64, Dtype: "bfloat16"}, []string{"-q", "--q-bits", "8", "--dtype", "bfloat16"}},
+		{"stories260k", Options{Quantize: true, Bits: 4, GroupSize: 32}, []string{"-q", "--q-bits", "4", "--q-group-size", "32"}, nil},
+		{"phi3", Options{Quantize: true, Bits: 8, GroupSize: 64, Dtype: "bfloat16"}, []string{"-q", "--q-bits", "8", "--dtype", "bfloat16"}, nil},
+		// bfloat16 casts where mlx_lm's cast_predicate leaves tensors in
+		// their float32: the routers' e_score_correction_bias (GLM-4 MoE,
+		// DeepSeek-V3) and Qwen3.5's A_log; Qwen3-Next's A_log mlx_lm casts.
+		{"glm4_moe_h60", Options{Dtype: "bfloat16"}, []string{"--dtype", "bfloat16"}, toTransformers4},
+		{"deepseek_v3_h48", Options{Dtype: "bfloat16"}, []string{"--dtype", "bfloat16"}, nil},
+		{"qwen3_5_h64", Options{Dtype: "bfloat16"}, []string{"--dtype", "bfloat16"}, qwen35},
+		{"qwen3_next_h64_dense", Options{Dtype: "bfloat16"}, []string{"--dtype", "bfloat16"}, toTransformers4},
 	} {
 		t.Run(tt.model, func(t *testing.T) {
 			src := withTokenizer(t, fixture(t, tt.model))
+			if tt.edit != nil {
+				rewriteConfig(t, src, tt.edit)
+			}
 			ours, _ := convert(t, src, tt.opts)
 			theirs := mlxLMConvert(t, src, tt.args...)
 			a, b := tensorBytes(t, ours), tensorBytes(t, theirs)
@@ -113,10 +127,50 @@ func TestTensorsMatchMLXLMConvert(t *testing.T) {
 			}
 			for name, data := range a {
 				if !bytes.Equal(data, b[name]) {
-					t.Errorf("%s: LMX and mlx_lm wrote different bytes", name)
+					t.Errorf("%s: LMX and mlx_lm wrote different bytes (LMX %s, mlx_lm %s)", name, tensorKind(data), tensorKind(b[name]))
 				}
 			}
 		})
+	}
+}
+
+// rewriteConfig replaces dir's config.json (a link into a fixture) by
+// edit's version of it.
+func rewriteConfig(t *testing.T, dir string, edit func(map[string]any)) {
+	t.Helper()
+	path := filepath.Join(dir, "config.json")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// json.Number keeps 1.0 written as 1.0: transformers' config classes
+	// refuse an int where they declare a float.
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var cfg map[string]any
+	if err := dec.Decode(&cfg); err != nil {
+		t.Fatal(err)
+	}
+	edit(cfg)
+	if data, err = json.Marshal(cfg); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// toTransformers4 moves transformers 5's rope_parameters into transformers
+// 4's rope_theta and rope_scaling, the fields mlx_lm reads.
+func toTransformers4(cfg map[string]any) {
+	if rp, ok := cfg["rope_parameters"].(map[string]any); ok {
+		cfg["rope_theta"] = rp["rope_theta"]
+		delete(rp, "rope_theta")
+		cfg["rope_scaling"] = rp
+		delete(cfg, "rope_parameters")
 	}
 }
 
@@ -145,6 +199,12 @@ func withTokenizer(t *testing.T, src string) string {
 		link(filepath.Join(fixture(t, "stories260k"), f))
 	}
 	return dir
+}
+
+// tensorKind is the "dtype[shape]" prefix of a tensorBytes entry.
+func tensorKind(data []byte) string {
+	kind, _, _ := bytes.Cut(data, []byte(":"))
+	return string(kind)
 }
 
 // tensorBytes reads every tensor of a model folder as dtype, shape and raw

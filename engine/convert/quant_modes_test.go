@@ -190,12 +190,7 @@ func openAIBlocks(t *testing.T, src string) string {
 	// openai/gpt-oss-* write rope_theta and rope_scaling (transformers 4),
 	// which mlx_lm reads; the fixture's transformers 5 rope_parameters it
 	// would ignore (no YaRN at all).
-	if rp, ok := cfg["rope_parameters"].(map[string]any); ok {
-		cfg["rope_theta"] = rp["rope_theta"]
-		delete(rp, "rope_theta")
-		cfg["rope_scaling"] = rp
-		delete(cfg, "rope_parameters")
-	}
+	toTransformers4(cfg)
 	cfg["quantization_config"] = map[string]any{"quant_method": "mxfp4",
 		"modules_to_not_convert": []string{"model.layers.*.self_attn", "model.layers.*.mlp.router", "model.embed_tokens", "lm_head"}}
 	if data, err = json.Marshal(cfg); err != nil {

@@ -3,6 +3,7 @@ package convert
 import (
 	"fmt"
 	"maps"
+	"strings"
 
 	"github.com/lmx-app/lmx/engine/arch"
 	"github.com/lmx-app/lmx/engine/model"
@@ -54,7 +55,7 @@ func (s *source) build(opts Options, res *Result) (*output, error) {
 		res.TotalParams += int64(a.Size())
 	}
 	if dt, ok := dtypes[s.dtype]; ok {
-		castFloats(weights, dt)
+		castFloats(weights, dt, keepDtype[s.cfg.ModelType])
 	}
 	out := &output{arrays: make(map[string]*metal.Array, len(weights))}
 	if opts.Quantize {
@@ -69,14 +70,38 @@ func (s *source) build(opts Options, res *Result) (*output, error) {
 	return out, metal.Err()
 }
 
-// castFloats converts every floating tensor to dt (mlx-lm's set_dtype).
-func castFloats(weights map[string]*metal.Array, dt metal.Dtype) {
+// castFloats converts every floating tensor to dt (mlx-lm's set_dtype),
+// except those keep (may be nil) names.
+func castFloats(weights map[string]*metal.Array, dt metal.Dtype, keep func(name string) bool) {
 	for name, a := range weights {
-		if a.Dtype().IsFloat() && a.Dtype() != dt {
+		if a.Dtype().IsFloat() && a.Dtype() != dt && (keep == nil || !keep(name)) {
 			weights[name] = metal.Astype(a, dt)
 		}
 	}
 }
+
+// keepDtype names, per model_type, the tensors a dtype cast leaves in the
+// checkpoint's dtype, as mlx-lm's Model.cast_predicate does (mlx-lm 0.32):
+// the gated delta decay A_log of Qwen3.5 (not Qwen3-Next, whose mlx-lm
+// model casts it), and the routers' e_score_correction_bias of GLM-4 MoE
+// and DeepSeek-V3 (with the model types mlx-lm remaps to it). Both feed
+// float32 routing and decay math that a bfloat16 copy would round.
+var keepDtype = map[string]func(name string) bool{
+	"qwen3_5":          keepALog,
+	"qwen3_5_moe":      keepALog,
+	"qwen3_5_text":     keepALog,
+	"qwen3_5_moe_text": keepALog,
+	"glm4_moe":         keepScoreBias,
+	"deepseek_v3":      keepScoreBias,
+	"kimi_k2":          keepScoreBias,
+	"joyai_llm_flash":  keepScoreBias,
+}
+
+// keepALog is mlx-lm's qwen3_5 cast_predicate, negated.
+func keepALog(name string) bool { return strings.HasSuffix(name, "A_log") }
+
+// keepScoreBias is mlx-lm's glm4_moe and deepseek_v3 cast_predicate, negated.
+func keepScoreBias(name string) bool { return strings.Contains(name, "e_score_correction_bias") }
 
 // quantize replaces the weight of each quantizable module whose input width
 // is a multiple of the group size (the main one and the module's own) by its

@@ -138,6 +138,53 @@ LMX_API int lmx_rope(lmx_array* out, lmx_array x, int32_t dims,
 // lmx_sdpa: mask_mode is "", "causal" or "array" (then mask is required).
 LMX_API int lmx_sdpa(lmx_array* out, lmx_array q, lmx_array k, lmx_array v,
                      uint64_t scale, const char* mask_mode, lmx_array mask);
+// lmx_sdpa_sinks is lmx_sdpa with sinks (required): one logit per query head
+// that joins each softmax's denominator (gpt-oss).
+LMX_API int lmx_sdpa_sinks(lmx_array* out, lmx_array q, lmx_array k,
+                           lmx_array v, uint64_t scale, const char* mask_mode,
+                           lmx_array mask, lmx_array sinks);
+// lmx_swiglu_oai is gpt-oss's clamped SwiGLU as one compiled kernel:
+// (clip(x, -7, 7) + 1) · g·σ(1.702·g), g = min(gate, 7).
+LMX_API int lmx_swiglu_oai(lmx_array* out, lmx_array gate, lmx_array x);
+
+// Custom kernels (mx::fast::metal_kernel, mx::fast::cuda_kernel): source is
+// the body of a kernel whose parameters are the named inputs (and, when the
+// source mentions them, <name>_shape, _strides, _ndim) and outputs. On a
+// build without that backend MLX's error comes when a CUDA kernel is
+// created, or when a Metal kernel is called (its builder only records the
+// source). The caller frees a kernel with lmx_kernel_free.
+typedef void* lmx_kernel;
+
+// Kinds of lmx_kernel_call's template arguments.
+enum { LMX_TEMPLATE_INT, LMX_TEMPLATE_BOOL, LMX_TEMPLATE_DTYPE };
+
+LMX_API int lmx_metal_kernel(lmx_kernel* out, const char* name,
+                             const char* const* input_names, int64_t n_in,
+                             const char* const* output_names, int64_t n_out,
+                             const char* source, const char* header,
+                             int32_t ensure_row_contiguous,
+                             int32_t atomic_outputs);
+LMX_API int lmx_cuda_kernel(lmx_kernel* out, const char* name,
+                            const char* const* input_names, int64_t n_in,
+                            const char* const* output_names, int64_t n_out,
+                            const char* source, const char* header,
+                            int32_t ensure_row_contiguous,
+                            int32_t shared_memory);
+LMX_API int lmx_kernel_free(lmx_kernel k);
+// lmx_kernel_call runs k on inputs: output i has dtype code out_dtypes[i]
+// and the next out_ndims[i] entries of out_shapes as its shape; dims is the
+// grid (threads, x y z) then the threadgroup (x y z); template argument j
+// is named tmpl_names[j], of kind tmpl_kinds[j] with value tmpl_values[j]
+// (an int, 0/1, or a dtype code); init_value (NULL: none) fills every
+// output before the kernel runs. outs receives n_out handles.
+LMX_API int lmx_kernel_call(lmx_array* outs, lmx_kernel k,
+                            const lmx_array* inputs, int64_t n_in,
+                            const int32_t* out_shapes, const int32_t* out_ndims,
+                            const int32_t* out_dtypes, int64_t n_out,
+                            const int32_t* dims, const char* const* tmpl_names,
+                            const int32_t* tmpl_kinds,
+                            const int32_t* tmpl_values, int64_t n_tmpl,
+                            const float* init_value);
 
 // --- compile.cpp: activations fused by mlx::core::compile ---
 // lmx_swiglu is silu(gate)·x and lmx_geglu gelu_approx(gate)·x, each one
