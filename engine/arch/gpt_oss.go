@@ -97,7 +97,7 @@ func (a *SinkAttention) Forward(x *metal.Array, mask cache.Mask, c cache.Cache, 
 	if l > 1 {
 		out = metal.Transpose(out, 0, 2, 1, 3)
 	}
-	return a.OProj.Forward(metal.Reshape(out, b, l, a.NHeads*a.HeadDim))
+	return reduce(a.Reduce, a.OProj.Forward(metal.Reshape(out, b, l, a.NHeads*a.HeadDim)))
 }
 
 // attend appends k, v to c and attends q with the sinks: MLX's fused SDPA
@@ -151,6 +151,9 @@ type GptOssMoE struct {
 	Router                     *layer.Linear
 	GateProj, UpProj, DownProj *BiasedSwitchLinear
 	TopK                       int
+	// Reduce, when set, sums the output over a tensor-parallel group (each
+	// rank holds part of every expert's width).
+	Reduce func(*metal.Array) *metal.Array
 }
 
 // Forward implements FeedForward.
@@ -167,7 +170,7 @@ func (m *GptOssMoE) Forward(x *metal.Array) *metal.Array {
 	inds = metal.Slice(inds, start, s)
 	weights := metal.Softmax(metal.TakeAlongAxis(g, inds, -1), -1)
 	y := m.experts(x, inds)
-	return metal.Sum(metal.Mul(y, metal.ExpandDims(weights, -1)), []int{-2}, false)
+	return reduce(m.Reduce, metal.Sum(metal.Mul(y, metal.ExpandDims(weights, -1)), []int{-2}, false))
 }
 
 // experts is SwitchGLU with biases and SwigluOAI: x [B, L, D], indices

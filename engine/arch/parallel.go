@@ -145,8 +145,8 @@ type reducer = *func(*metal.Array) *metal.Array
 // parallelSums returns where m's layers take the all_sum after each
 // attention and feed-forward when tensor parallelism can split them: the
 // standard decoder's (separate q/k/v and gate/up projections, per-head
-// norms only) and DeepSeek's latent attention, with dense MLPs or mixtures
-// of experts.
+// norms only), gpt-oss's sink attention and DeepSeek's latent attention,
+// with dense MLPs or mixtures of experts.
 func parallelSums(m Model, modelType string) ([]reducer, error) {
 	var sums []reducer
 	switch d := m.(type) {
@@ -174,9 +174,15 @@ func parallelSums(m Model, modelType string) ([]reducer, error) {
 			sums = append(sums, &blk.SelfAttn.Reduce, f)
 		}
 	case *GptOss:
-		// Its weights split like the others' (the sinks with their heads),
-		// but its sink attention and experts do not take the all_sum yet.
-		return nil, fmt.Errorf("%w: %s: tensor parallelism does not split its sink attention yet", ErrParallel, modelType)
+		for i, blk := range d.Layers {
+			f, err := feedForwardSum(blk.MLP, modelType, i)
+			if err != nil {
+				return nil, err
+			}
+			// d.Attn[i], the sink attention, is blk.SelfAttn with the
+			// sinks (split with their heads).
+			sums = append(sums, &blk.SelfAttn.Reduce, f)
+		}
 	default:
 		return nil, fmt.Errorf("%w: %s: tensor parallelism splits the standard decoder's and latent attention's layers only", ErrParallel, modelType)
 	}
@@ -194,6 +200,8 @@ func feedForwardSum(f FeedForward, modelType string, i int) (reducer, error) {
 			return &f.Reduce, nil
 		}
 	case *SparseMoeBlock:
+		return &f.Reduce, nil
+	case *GptOssMoE:
 		return &f.Reduce, nil
 	case *GroupedMoE:
 		if f.Shared == nil || f.Shared.GateUpProj == nil {

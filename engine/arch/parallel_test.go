@@ -238,13 +238,14 @@ var tensorSplits = map[string][]int{
 	"glm4_moe_h72":    nil,    // 3 heads
 	"deepseek_v3_h48": nil,    // 3 heads
 	"deepseek_v3_h64": {2, 4}, // 4 heads (q LoRA), experts and shared 16 wide, dense 80
-	"gpt_oss_h96":     nil,    // see parallel.go: sink attention sums over no group yet
-	"gpt_oss_l3":      nil,
+	"gpt_oss_h96":     {2, 4}, // 4 heads, 2 KV heads, experts 32 wide
+	"gpt_oss_l3":      {2},    // 6 heads, 2 KV heads
 	// quantizedExperts: at 4 ranks o_proj's 64 inputs are 16 per rank,
 	// less than a quantization group.
 	"qwen3_moe_wide_q8":    {2},
 	"qwen3_moe_wide_mxfp4": {2},
-	"gpt_oss_wide_mxfp4":   nil, // as gpt_oss_h96
+	// openAIExperts: at 4 ranks down_proj's 64 inputs are 16 per rank.
+	"gpt_oss_wide_mxfp4": {2},
 }
 
 // envQuantized lists the folders of quantizedExperts, which the parent
@@ -492,10 +493,12 @@ type memoryCase struct {
 
 // memoryCases are a dense fixture split by tensor parallelism, mixtures of
 // experts split by tensor parallelism (routed experts, float and quantized;
-// shared experts; latent attention and a dense first layer), and one split
+// shared experts; latent attention and a dense first layer; gpt-oss's sink
+// attention and experts as transformers stores them), and one split
 // by pipeline parallelism (4 layers: 2 per rank).
 var memoryCases = []memoryCase{{"qwen3", TensorParallel}, {"qwen3_moe", TensorParallel}, {"qwen3_moe_wide_q8", TensorParallel},
-	{"glm4_moe_h60", TensorParallel}, {"deepseek_v3_h64", TensorParallel}, {"smollm3_h64", PipelineParallel}}
+	{"glm4_moe_h60", TensorParallel}, {"deepseek_v3_h64", TensorParallel}, {"gpt_oss_h96", TensorParallel},
+	{"smollm3_h64", PipelineParallel}}
 
 // memoryFigure is what a rank of TestParallelMemory measures of one case.
 type memoryFigure struct {
