@@ -2,6 +2,7 @@ package generate
 
 import (
 	"container/list"
+	"errors"
 	"fmt"
 
 	"github.com/lmx-app/lmx/engine/arch"
@@ -74,9 +75,18 @@ type prefixCache struct {
 	// group's leader last sent them to its followers.
 	pressured int
 	cleared   bool
+	// In a pipelined group every rank's caches hold other layers, so bytes
+	// and what can be cut back differ between ranks: the leader logs each
+	// decision in ops, and followers replay them, deciding nothing
+	// (lockstep.go). Entries are known by their sequence's id.
+	logging, replaying bool
+	ops                []uint64
+	byID               map[uint64]*prefixEntry // replaying: every entry
+	parked             map[uint64]parkedSeq    // replaying: reaped, not yet kept
 }
 
 type prefixEntry struct {
+	id     uint64 // the sequence that made it (in a pipelined group)
 	key    string
 	tokens []int32
 	caches []cache.Cache
@@ -106,11 +116,12 @@ func layoutKey(opts arch.CacheOptions) string {
 }
 
 // restore returns caches holding the longest cached prefix of prompt (at
-// most all but its last token), or nil caches on a miss.
-func (p *prefixCache) restore(m arch.Model, opts arch.CacheOptions, prompt []int32) ([]cache.Cache, CacheHit) {
+// most all but its last token), or nil caches on a miss, and the id of the
+// entry they came from.
+func (p *prefixCache) restore(m arch.Model, opts arch.CacheOptions, prompt []int32) ([]cache.Cache, CacheHit, uint64) {
 	hit := CacheHit{Diverged: -1}
 	if p.limit <= 0 || len(opts.LeftPad) > 0 {
-		return nil, hit
+		return nil, hit, 0
 	}
 	key := layoutKey(opts)
 	e, matched := p.lookup(key, prompt)
@@ -119,7 +130,7 @@ func (p *prefixCache) restore(m arch.Model, opts arch.CacheOptions, prompt []int
 	}
 	if e == nil {
 		p.st.Misses++
-		return nil, hit
+		return nil, hit, 0
 	}
 	hit.Matched = matched
 	if matched < len(prompt) && matched < len(e.tokens) {
@@ -131,12 +142,40 @@ func (p *prefixCache) restore(m arch.Model, opts arch.CacheOptions, prompt []int
 	}
 	if use == 0 {
 		p.st.Misses++
-		return nil, hit
+		return nil, hit, 0
 	}
-	caches, err := m.NewCaches(opts)
+	caches, err := copyOf(m, opts, e, use)
 	if err != nil {
 		p.st.Misses++
-		return nil, hit
+		var cut cutError
+		if errors.As(err, &cut) {
+			hit.Reason = cut.Error()
+		}
+		return nil, hit, 0
+	}
+	p.persist(e)
+	p.lru.MoveToFront(e.elem)
+	p.st.Hits++
+	p.st.HitTokens += int64(use)
+	hit.Tokens = use
+	return caches, hit, e.id
+}
+
+// cutError names a cache that could not be cut back to n positions.
+type cutError struct {
+	c cache.Cache
+	n int
+}
+
+func (e cutError) Error() string {
+	return fmt.Sprintf("a %T cannot be cut back to %d tokens (it has wrapped, or holds a recurrent state)", e.c, e.n)
+}
+
+// copyOf returns new caches holding e's first use positions (caller frees).
+func copyOf(m arch.Model, opts arch.CacheOptions, e *prefixEntry, use int) ([]cache.Cache, error) {
+	caches, err := m.NewCaches(opts)
+	if err != nil {
+		return nil, err
 	}
 	for i, c := range caches {
 		st := e.caches[i].State()
@@ -147,17 +186,10 @@ func (p *prefixCache) restore(m arch.Model, opts arch.CacheOptions, prompt []int
 		}
 		if err := c.Restore(st); err != nil || !cutBack(c, use) {
 			freeCaches(caches)
-			p.st.Misses++
-			hit.Reason = fmt.Sprintf("a %T cannot be cut back to %d tokens (it has wrapped, or holds a recurrent state)", c, use)
-			return nil, hit
+			return nil, cutError{c: c, n: use}
 		}
 	}
-	p.persist(e)
-	p.lru.MoveToFront(e.elem)
-	p.st.Hits++
-	p.st.HitTokens += int64(use)
-	hit.Tokens = use
-	return caches, hit
+	return caches, nil
 }
 
 // lookup walks prompt down the tree and returns an entry sharing the
@@ -218,6 +250,22 @@ func commonPrefix(a, b []int32) int {
 // dropped; if a cached sequence already extends tokens, caches are freed.
 // Returns the new entry (nil when none was made).
 func (p *prefixCache) insert(m arch.Model, opts arch.CacheOptions, tokens []int32, caches []cache.Cache) *prefixEntry {
+	return p.add(opts, 0, tokens, caches)
+}
+
+// keep hands the caches of finished sequence id, which hold tokens, to the
+// cache: inserted, or on a pipelined group's follower parked until the
+// leader says what it did with them.
+func (p *prefixCache) keep(opts arch.CacheOptions, id uint64, tokens []int32, caches []cache.Cache) {
+	if p.replaying {
+		p.parked[id] = parkedSeq{tokens: tokens, caches: caches}
+		return
+	}
+	p.add(opts, id, tokens, caches)
+}
+
+// add is insert for the sequence id made them (0: none).
+func (p *prefixCache) add(opts arch.CacheOptions, id uint64, tokens []int32, caches []cache.Cache) *prefixEntry {
 	if p.limit <= 0 || len(opts.LeftPad) > 0 || len(caches) == 0 {
 		freeCaches(caches)
 		return nil
@@ -234,7 +282,7 @@ func (p *prefixCache) insert(m arch.Model, opts arch.CacheOptions, tokens []int3
 		return nil
 	}
 	tokens = tokens[:n:n]
-	e := &prefixEntry{key: layoutKey(opts), tokens: tokens, caches: caches}
+	e := &prefixEntry{id: id, key: layoutKey(opts), tokens: tokens, caches: caches}
 	for _, c := range caches {
 		e.bytes += int64(c.Bytes())
 	}
@@ -250,7 +298,9 @@ func (p *prefixCache) insert(m arch.Model, opts arch.CacheOptions, tokens []int3
 	node, covered := p.place(root, tokens)
 	if covered {
 		// A cached sequence already holds every one of these positions.
-		p.lru.MoveToFront(anyEntry(node).elem)
+		old := anyEntry(node)
+		p.lru.MoveToFront(old.elem)
+		p.log(opTouch, old.id)
 		freeCaches(caches)
 		return nil
 	}
@@ -258,8 +308,10 @@ func (p *prefixCache) insert(m arch.Model, opts arch.CacheOptions, tokens []int3
 	node.entry = e
 	e.elem = p.lru.PushFront(e)
 	p.bytes += e.bytes
+	p.log(opInsert, id, uint64(n))
 	for a := node.parent; a != nil; a = a.parent {
 		if a.entry != nil {
+			p.log(opDrop, a.entry.id)
 			p.remove(a.entry)
 		}
 	}
@@ -298,6 +350,10 @@ func (p *prefixCache) remove(e *prefixEntry) {
 	freeCaches(e.caches)
 	p.lru.Remove(e.elem)
 	p.bytes -= e.bytes
+	if p.replaying { // a follower's entries are in no tree
+		delete(p.byID, e.id)
+		return
+	}
 	n := e.node
 	n.entry = nil
 	for n.parent != nil && n.entry == nil && len(n.children) == 0 {
@@ -313,7 +369,9 @@ func (p *prefixCache) remove(e *prefixEntry) {
 // limit bytes.
 func (p *prefixCache) shrinkTo(limit int64) {
 	for p.bytes > limit && p.lru.Len() > 0 {
-		p.remove(p.lru.Back().Value.(*prefixEntry))
+		e := p.lru.Back().Value.(*prefixEntry)
+		p.log(opEvict, e.id)
+		p.remove(e)
 		p.st.Evictions++
 	}
 }
@@ -328,7 +386,9 @@ func (p *prefixCache) fit(limit int64) {
 		return
 	}
 	for p.lru.Len() > 0 && float64(metal.ActiveMemory()) > memoryPressure*float64(limit) {
-		p.remove(p.lru.Back().Value.(*prefixEntry))
+		e := p.lru.Back().Value.(*prefixEntry)
+		p.log(opPressure, e.id)
+		p.remove(e)
 		p.st.Pressured++
 		p.pressured++
 	}
@@ -355,6 +415,7 @@ func (p *prefixCache) clear() {
 	for p.lru.Len() > 0 {
 		p.remove(p.lru.Back().Value.(*prefixEntry))
 	}
+	p.log(opClear)
 	p.cleared, p.pressured = true, 0
 }
 

@@ -40,9 +40,9 @@ type SchedulerOptions struct {
 	MemoryLimit int64
 	// Lockstep, set on the leader of a distributed group, sends each
 	// step's input to the followers (no disk cache, draft model or
-	// structured output in a group yet). A prefix cache works when every
-	// rank's caches are alike (tensor parallelism); the caller leaves
-	// PrefixCacheBytes 0 otherwise.
+	// structured output in a group yet). The prefix cache works in both
+	// splits: with alike caches on every rank (tensor parallelism) each
+	// rank's makes the same decisions; pipelined, the leader's decide.
 	Lockstep Lockstep
 }
 
@@ -92,6 +92,7 @@ func NewScheduler(m arch.Model, vocab int, opts SchedulerOptions) *Scheduler {
 	}
 	s := &Scheduler{m: m, vocab: vocab, opts: opts, wake: make(chan struct{}, 1), done: make(chan struct{})}
 	s.prefix = newPrefixCache(opts.PrefixCacheBytes, opts.Disk)
+	s.prefix.logging = opts.Lockstep != nil && arch.Pipelined(m)
 	go s.loop()
 	return s
 }
@@ -294,6 +295,7 @@ func (s *Scheduler) admit() error {
 		in := s.leaderInput(admitted)
 		if err := s.opts.Lockstep.Send(in); err != nil {
 			for _, q := range admitted {
+				freeCaches(q.caches) // a pipelined group's leader restored them
 				q.end(err)
 			}
 			return err
@@ -311,7 +313,10 @@ func (s *Scheduler) admit() error {
 func (s *Scheduler) start(q *seq, draft *Draft) {
 	q.admitted = time.Now()
 	q.res.QueueTime = q.admitted.Sub(q.submitted)
-	caches, hit := s.prefix.restore(s.m, q.req.Cache, q.req.Prompt)
+	caches, hit := q.caches, q.res.Cache
+	if !s.prefix.leaderDecides() { // otherwise decided already (lockstep.go)
+		caches, hit, _ = s.prefix.restore(s.m, q.req.Cache, q.req.Prompt)
+	}
 	if caches == nil {
 		var err error
 		if caches, err = s.m.NewCaches(q.req.Cache); err != nil {
@@ -555,7 +560,7 @@ func (s *Scheduler) reap() {
 		q.s.free()
 		q.spec.free()
 		if q.err == nil || errors.Is(q.err, context.Canceled) || errors.Is(q.err, context.DeadlineExceeded) {
-			s.prefix.insert(s.m, q.req.Cache, q.fed, q.caches)
+			s.prefix.keep(q.req.Cache, q.id, q.fed, q.caches)
 		} else {
 			freeCaches(q.caches)
 		}
