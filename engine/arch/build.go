@@ -2,6 +2,7 @@ package arch
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"strings"
 
@@ -29,7 +30,7 @@ func Prepare(cfg *model.Config, weights map[string]*metal.Array) (Model, []strin
 	if err := a.Sanitize(cfg, weights); err != nil {
 		return nil, nil, fmt.Errorf("sanitize weights: %w", err)
 	}
-	w := layer.NewWeights(weights, cfg.Quantization)
+	w := newWeights(a, weights, cfg.Quantization)
 	m, err := a.New(cfg, w)
 	if err != nil {
 		return nil, nil, err
@@ -38,6 +39,26 @@ func Prepare(cfg *model.Config, weights map[string]*metal.Array) (Model, []strin
 		return nil, nil, fmt.Errorf("load %s weights: %w", cfg.ModelType, err)
 	}
 	return m, w.QuantizableModules(), nil
+}
+
+// newWeights is layer.NewWeights with the quantization's per-module
+// overrides also keyed as the sanitized weights are named: mlx-lm (and LMX's
+// converter) write a wrapper model's overrides under the wrapper's prefix
+// ("language_model.model.layers.0.mlp.gate": 8 bits, Qwen3.5-MoE's router),
+// which Sanitize strips from the weight names. Read as they were, such
+// modules took the default bits and the load failed on their shapes.
+func newWeights(a Arch, weights map[string]*metal.Array, q *model.Quantization) *layer.Weights {
+	if q == nil || a.SavePrefix == "" || len(q.Overrides) == 0 {
+		return layer.NewWeights(weights, q)
+	}
+	keyed := *q
+	keyed.Overrides = maps.Clone(q.Overrides)
+	for path, p := range q.Overrides {
+		if short, ok := strings.CutPrefix(path, a.SavePrefix); ok {
+			keyed.Overrides[short] = p
+		}
+	}
+	return layer.NewWeights(weights, &keyed)
 }
 
 // spec describes how an architecture assembles a Decoder from its weights.

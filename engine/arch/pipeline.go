@@ -6,7 +6,6 @@ import (
 	"strconv"
 
 	"github.com/lmx-app/lmx/engine/cache"
-	"github.com/lmx-app/lmx/engine/layer"
 	"github.com/lmx-app/lmx/engine/model"
 	"github.com/lmx-app/lmx/metal"
 )
@@ -275,7 +274,7 @@ func buildPipeline(cfg *model.Config, weights map[string]*metal.Array, st *stage
 		return nil, fmt.Errorf("sanitize weights: %w", err)
 	}
 	standIns(weights, st)
-	w := layer.NewWeights(weights, cfg.Quantization)
+	w := newWeights(a, weights, cfg.Quantization)
 	m, err := a.New(cfg, w)
 	if err != nil {
 		return nil, err
