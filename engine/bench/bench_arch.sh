@@ -16,8 +16,11 @@
 #   RUNS     timed runs per engine and round (default 10); ROUNDS (default 1)
 #   BUDGET_S stop starting models after this many seconds (default 540)
 #
-# Each round runs, per folder, LMX (warm-up, then RUNS runs) and then mlx_lm
-# (warm-up, then RUNS runs): what `lmx bench --compare-mlx-lm` does.
+# Each round runs, per folder, what `lmx bench --compare-mlx-lm` does: LMX and
+# a stepped mlx_lm process both load the folder, each does one warm-up run,
+# then the two alternate run by run (ABAB…), RUNS runs each. Both hold the
+# weights at once, so a folder needs twice its size in device memory. Each
+# report prints its medians and min–max ranges, "level" where they overlap.
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
@@ -64,10 +67,20 @@ import json, sys
 config, layers, rnd, path = sys.argv[1:]
 r = json.load(open(path))
 r.update(config=config, layers=int(layers), round=int(rnd))
+fig = r.get("figures") or {}
+spread = lambda s, unit=1: f"{s['median'] / unit:,.1f} ({s['min'] / unit:,.1f}–{s['max'] / unit:,.1f})"
 for e in ("lmx", "mlx_lm"):
     if r.get(e):
         r[e].pop("generated", None)
-        print(f"  {e}: prefill {r[e]['prefill_tps']:.0f} decode {r[e]['decode_tps']:.1f} peak {r[e]['peak_memory_bytes'] / 2**20:.0f} MiB", file=sys.stderr)
+    if e in fig:
+        f = fig[e]
+        print(f"  {e:7} prefill {spread(f['prefill_tps'])}  decode {spread(f['decode_tps'])}  "
+              f"peak MiB {spread(f['peak_memory_bytes'], 2**20)}", file=sys.stderr)
+if r.get("versus"):
+    vs = lambda v: f"{v['ratio']:.2f}x" + (" level" if v["level"] else "")
+    v = r["versus"]
+    print(f"  lmx/mlx_lm prefill {vs(v['prefill_tps'])}  decode {vs(v['decode_tps'])}  "
+          f"peak {vs(v['peak_memory_bytes'])}  same tokens {r['same_tokens']}", file=sys.stderr)
 print(json.dumps(r))
 PY
 		else

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/lmx-app/lmx/engine/model"
 	"github.com/lmx-app/lmx/internal/testutil"
@@ -180,21 +181,140 @@ func TestBenchJSON(t *testing.T) {
 	p := pythonOrSkip(t)
 	dir := makeTiny(t, p, 0)
 	w := Workload{PromptTokens: 24, GenTokens: 5, Seed: 11}
-	r, err := p.Bench(context.Background(), dir, w, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := benchOnce(t, p, dir, w, 2)
 	if r.Engine != "mlx_lm" || r.MLXVersion == "" || r.Device == "" || r.ModelType != "qwen3" ||
 		r.PromptTokens != 24 || r.GenTokens != 5 || len(r.Runs) != 2 || len(r.Generated) != 5 {
 		t.Fatalf("report %+v", r)
 	}
-	if r.PrefillTPS <= 0 || r.DecodeTPS <= 0 || r.PeakMemoryBytes <= 0 {
-		t.Fatalf("figures not positive: %+v", r)
+	if !finitePositive(r.PrefillTPS, r.DecodeTPS, float64(r.PeakMemoryBytes)) {
+		t.Fatalf("figures not finite and positive: %+v", r)
 	}
-	if got := r.Runs[0].PrefillTPS * r.Runs[0].PrefillSeconds; math.Abs(got-24) > 1e-6 {
-		t.Errorf("prefill_tps x prefill_s = %v, want the 24 prompt tokens", got)
+	for i, run := range r.Runs {
+		checkRun(t, run, w)
+		if run.PeakMemoryBytes > r.PeakMemoryBytes {
+			t.Errorf("run %d peak %d above the report's %d", i, run.PeakMemoryBytes, r.PeakMemoryBytes)
+		}
+	}
+	if r.PeakMemoryBytes != max(r.Runs[0].PeakMemoryBytes, r.Runs[1].PeakMemoryBytes) {
+		t.Errorf("peak %d is not the largest run's: %+v", r.PeakMemoryBytes, r.Runs)
 	}
 	t.Run("prompt", func(t *testing.T) { checkPrompt(t, p, dir, w) })
+}
+
+// benchOnce runs mlx_lm_bench.py --json and parses its report.
+func benchOnce(t *testing.T, p Python, dir string, w Workload, runs int) Result {
+	t.Helper()
+	out, err := p.Run(context.Background(), BenchScript, "--model", dir, "--json",
+		"--prompt-tokens", strconv.Itoa(w.PromptTokens), "--gen-tokens", strconv.Itoa(w.GenTokens),
+		"--seed", strconv.FormatUint(w.Seed, 10), "--runs", strconv.Itoa(runs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r Result
+	if err := json.Unmarshal(out, &r); err != nil {
+		t.Fatalf("%v in %s", err, out)
+	}
+	return r
+}
+
+// checkRun checks one run's figures against the workload: finite, positive,
+// and speeds that are the token counts over the times.
+func checkRun(t *testing.T, r Run, w Workload) {
+	t.Helper()
+	if !finitePositive(r.PrefillSeconds, r.DecodeSeconds, r.PrefillTPS, r.DecodeTPS, float64(r.PeakMemoryBytes)) {
+		t.Fatalf("run figures not finite and positive: %+v", r)
+	}
+	if got := r.PrefillTPS * r.PrefillSeconds; math.Abs(got-float64(w.PromptTokens)) > 1e-6 {
+		t.Errorf("prefill_tps x prefill_s = %v, want the %d prompt tokens", got, w.PromptTokens)
+	}
+	if got := r.DecodeTPS * r.DecodeSeconds; math.Abs(got-float64(w.GenTokens-1)) > 1e-6 {
+		t.Errorf("decode_tps x decode_s = %v, want the %d tokens after the first", got, w.GenTokens-1)
+	}
+}
+
+// finitePositive reports whether every value is a positive finite number.
+func finitePositive(vs ...float64) bool {
+	for _, v := range vs {
+		if math.IsNaN(v) || math.IsInf(v, 0) || v <= 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// TestBenchSteps drives mlx_lm_bench.py --steps: the header describes the
+// model and workload, each Run is one timed run in the order asked, and
+// the greedy tokens are those of the one-shot mode.
+func TestBenchSteps(t *testing.T) {
+	p := pythonOrSkip(t)
+	dir := makeTiny(t, p, 0)
+	w := Workload{PromptTokens: 24, GenTokens: 5, Seed: 11}
+	ctx := context.Background()
+	b, err := p.StartBench(ctx, dir, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := b.Header()
+	if h.Engine != "mlx_lm" || h.MLXLMVersion == "" || h.ModelType != "qwen3" || h.Model != dir ||
+		h.PromptTokens != 24 || h.GenTokens != 5 || h.Seed != 11 || !strings.Contains(string(h.Quantization), `"bits": 4`) {
+		t.Fatalf("header %+v (quantization %s)", h, h.Quantization)
+	}
+	var steps []Step
+	for range 3 {
+		before := time.Now()
+		s, err := b.Run(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.Started.Before(before) || time.Since(s.Started).Seconds() < s.PrefillSeconds+s.DecodeSeconds {
+			t.Errorf("started %v is not when the run was asked for (asked at %v, lasted %v s)",
+				s.Started, before, s.PrefillSeconds+s.DecodeSeconds)
+		}
+		checkRun(t, s.Run, w)
+		steps = append(steps, s)
+	}
+	if err := b.Close(); err != nil {
+		t.Errorf("close: %v", err)
+	}
+	want := benchOnce(t, p, dir, w, 1).Generated
+	for i, s := range steps {
+		if !slices.Equal(s.Generated, want) {
+			t.Errorf("run %d generated %v, the one-shot mode %v", i, s.Generated, want)
+		}
+	}
+}
+
+// TestBenchStepsFailures: a folder mlx_lm cannot load fails StartBench with
+// the script's own error, and a cancelled context kills the process.
+func TestBenchStepsFailures(t *testing.T) {
+	p := pythonOrSkip(t)
+	w := Workload{PromptTokens: 8, GenTokens: 2}
+	t.Run("no model", func(t *testing.T) {
+		missing := filepath.Join(t.TempDir(), "missing-model")
+		_, err := p.StartBench(context.Background(), missing, w)
+		if err == nil || !strings.Contains(err.Error(), "missing-model") || !strings.Contains(err.Error(), "exit status") {
+			t.Fatalf("err = %v, want the script's error naming the folder and its exit", err)
+		}
+		t.Logf("%v", err)
+	})
+	t.Run("cancelled", func(t *testing.T) {
+		stories := filepath.Join(testutil.Fixtures(t), "models", "stories260k")
+		b, err := p.StartBench(context.Background(), stories, w)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		if _, err := b.Run(ctx); !errors.Is(err, context.Canceled) {
+			t.Fatalf("run with a cancelled context: %v, want context.Canceled", err)
+		}
+		if _, err := b.Run(context.Background()); err == nil || !strings.Contains(err.Error(), "killed") {
+			t.Errorf("run after the kill: %v, want the process's end", err)
+		}
+		if err := b.Close(); err != nil {
+			t.Errorf("close after the kill: %v", err)
+		}
+	})
 }
 
 // checkPrompt compares PromptIDs with the script's --prompt-only output.

@@ -387,7 +387,13 @@ QWEN3_5_ROPE = {
 }
 
 # Qwen/Qwen3.5-27B's text model (vision tower left out): 3 gated-delta-net
-# layers then 1 gated attention layer, dense feed-forward.
+# layers then 1 gated attention layer, dense feed-forward. Every dimension
+# checked on 2026-12-01 against copies of the public config.json's
+# text_config quoted in public repositories (a transformers Qwen3_5Config
+# built from it; slime's scripts/models/qwen3.5-27B.sh): they agree, and
+# --dry-run counts 26.90B parameters (the vision tower makes up the rest).
+# The public config has no bos_token_id (null) and eos 248046 at the top,
+# 248044 in text_config; the ids below only fill generation_config.json.
 QWEN3_5_27B = {
     "architectures": ["Qwen3_5ForConditionalGeneration"],
     "model_type": "qwen3_5",
@@ -417,7 +423,11 @@ QWEN3_5_27B = {
 }
 
 # Qwen/Qwen3.5-35B-A3B's text model: the same layout with 256 experts
-# (8 active) of 512 plus a shared one.
+# (8 active) of 512 plus a shared one. Dimensions checked on 2026-12-01
+# against an inventory of the public config.json (Hub snapshot ec2d4ec)
+# and a config quoted in a public repository: they agree (--dry-run: 34.66B
+# parameters). The public config sets no norm_topk_prob; mlx_lm's qwen3_5
+# defaults it to True, as here.
 QWEN3_5_35B_A3B = {
     "architectures": ["Qwen3_5MoeForConditionalGeneration"],
     "model_type": "qwen3_5_moe",
@@ -449,6 +459,60 @@ QWEN3_5_35B_A3B = {
     },
     "bos_token_id": 248044,
     "eos_token_id": 248046,
+}
+
+
+# google/gemma-4-31B-it's text model (the dense 31B; mlx-community and
+# others ship it converted; vision tower left out), from its public
+# config.json (transformers 5.7). Five sliding-window (1024) layers then
+# one full layer; full layers have their own head size (512) and 4 KV
+# heads whose keys are also the values (attention_k_eq_v: no v_proj).
+# --dry-run counts 30.70B parameters.
+GEMMA4_31B = {
+    "architectures": ["Gemma4ForConditionalGeneration"],
+    "model_type": "gemma4",
+    "text_config": {
+        "model_type": "gemma4_text",
+        "hidden_size": 5376,
+        "intermediate_size": 21504,
+        "num_hidden_layers": 60,
+        "num_attention_heads": 32,
+        "num_key_value_heads": 16,
+        "num_global_key_value_heads": 4,
+        "head_dim": 256,
+        "global_head_dim": 512,
+        "attention_k_eq_v": True,
+        "attention_bias": False,
+        "hidden_activation": "gelu_pytorch_tanh",
+        "hidden_size_per_layer_input": 0,
+        "num_kv_shared_layers": 0,
+        "use_double_wide_mlp": False,
+        "enable_moe_block": False,
+        "final_logit_softcapping": 30.0,
+        "sliding_window": 1024,
+        "layer_types": [
+            "full_attention" if (i + 1) % 6 == 0 else "sliding_attention"
+            for i in range(60)
+        ],
+        "rope_parameters": {
+            "full_attention": {
+                "partial_rotary_factor": 0.25,
+                "rope_theta": 1000000.0,
+                "rope_type": "proportional",
+            },
+            "sliding_attention": {"rope_theta": 10000.0, "rope_type": "default"},
+        },
+        "max_position_embeddings": 262144,
+        "rms_norm_eps": 1e-6,
+        "vocab_size": 262144,
+        "vocab_size_per_layer_input": 262144,
+        "tie_word_embeddings": True,
+        "pad_token_id": 0,
+    },
+    "vocab_size": 262144,
+    "tie_word_embeddings": True,
+    "bos_token_id": 2,
+    "eos_token_id": [1, 106],
 }
 
 
@@ -500,6 +564,7 @@ CONFIGS = {
     "deepseek-v3": (DEEPSEEK_V3, generation_of(DEEPSEEK_V3)),
     "qwen3.5-27b": (QWEN3_5_27B, generation_of(QWEN3_5_27B)),
     "qwen3.5-35b-a3b": (QWEN3_5_35B_A3B, generation_of(QWEN3_5_35B_A3B)),
+    "gemma4-31b": (GEMMA4_31B, generation_of(GEMMA4_31B)),
 }
 
 # The fixture tokenizer each benchmark folder gets (see above).
@@ -514,6 +579,9 @@ BENCH_TOKENIZER = {
     "deepseek-v3": "tokenizers/llama3_1",
     "qwen3.5-27b": "tokenizers/qwen3",
     "qwen3.5-35b-a3b": "tokenizers/qwen3",
+    # The fixtures' Gemma 3 tokenizer has an id (262144) past Gemma 4's
+    # vocabulary; Qwen3's ids all fit.
+    "gemma4-31b": "tokenizers/qwen3",
 }
 
 # num_hidden_layers for the benchmark folders of the large models (every
@@ -525,6 +593,7 @@ BENCH_LAYERS = {
     "deepseek-v3": 4,
     "qwen3.5-27b": 8,
     "qwen3.5-35b-a3b": 8,
+    "gemma4-31b": 12,  # two periods of 5 sliding + 1 full
 }
 
 TOKENIZER_FILES = [

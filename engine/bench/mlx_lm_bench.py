@@ -3,6 +3,8 @@
 Usage:
     python engine/bench/mlx_lm_bench.py --model DIR --prompt-tokens N --gen-tokens M \
         [--runs R] [--seed S] [--json] [--prompt-only]
+    python engine/bench/mlx_lm_bench.py --model DIR --prompt-tokens N --gen-tokens M \
+        [--seed S] --steps
 
 ``lmx bench`` runs exactly this workload, so the two figures can be divided.
 
@@ -35,9 +37,11 @@ Timing (``time.perf_counter``), per run:
     decode_s  = from then to when the M-th token is read
     prefill_tps = N / prefill_s
     decode_tps  = (M - 1) / decode_s
-One untimed warm-up run comes first; the reported figures are the medians
-over R timed runs (default 3). Peak memory is ``mx.get_peak_memory()`` over
-the timed runs (reset after the warm-up, so it includes the weights).
+    peak_memory_bytes = ``mx.get_peak_memory()`` after the run, the counter
+                reset just before it (so it includes the weights)
+``mx.clear_cache()`` follows every run, so each starts with an empty buffer
+cache. One untimed warm-up run comes first; the reported figures are the
+medians over R timed runs (default 3), and peak memory the largest run's.
 
 JSON output (``--json``, one object on stdout)::
 
@@ -50,10 +54,20 @@ JSON output (``--json``, one object on stdout)::
       "prompt_tokens": N, "gen_tokens": M, "seed": S,
       "prefill_tps": float, "decode_tps": float,    # medians
       "prefill_s": float, "decode_s": float,        # medians
-      "peak_memory_bytes": int,
-      "runs": [{"prefill_s", "decode_s", "prefill_tps", "decode_tps"}, ...],
+      "peak_memory_bytes": int,                     # largest run's
+      "runs": [{"prefill_s", "decode_s", "prefill_tps", "decode_tps",
+                "peak_memory_bytes"}, ...],
       "generated": [int] * M    # tokens of the last timed run
     }
+
+Stepped mode (``--steps``), for a driver that alternates engines run by run
+(``lmx bench --compare-mlx-lm``): the model and prompt are loaded once, one
+JSON line with the header fields above (engine ... seed) is printed, then each
+line ``run`` read from stdin does one run, timed as above, and prints one JSON
+line ``{"prefill_s", "decode_s", "prefill_tps", "decode_tps",
+"peak_memory_bytes", "generated"}``. No warm-up is done: the driver's first
+run is its warm-up. EOF on stdin ends the process (exit 0); any other line is
+an error (exit 2).
 """
 
 import argparse
@@ -125,24 +139,58 @@ def run_once(model, prompt, gen_tokens):
     return record, tokens
 
 
-def bench(args):
+def timed_run(model, prompt, gen_tokens):
+    """One run as the module docstring times it: the peak counter restarted
+    before, the buffer cache cleared after."""
+    mx.reset_peak_memory()
+    record, tokens = run_once(model, prompt, gen_tokens)
+    record["peak_memory_bytes"] = mx.get_peak_memory()
+    mx.clear_cache()
+    return record, tokens
+
+
+def load(args):
+    """The model, its config and the evaluated prompt array."""
     model, config = load_model(Path(args.model))
     prompt = mx.array(prompt_ids(args.model, config, args.prompt_tokens, args.seed))
     mx.eval(prompt)
-    run_once(model, prompt, args.gen_tokens)
-    mx.clear_cache()
-    mx.reset_peak_memory()
+    return model, config, prompt
+
+
+def bench(args):
+    model, config, prompt = load(args)
+    timed_run(model, prompt, args.gen_tokens)
     runs = []
     for _ in range(args.runs):
-        record, tokens = run_once(model, prompt, args.gen_tokens)
+        record, tokens = timed_run(model, prompt, args.gen_tokens)
         runs.append(record)
-        mx.clear_cache()
     return report(args, config, runs, tokens)
 
 
-def report(args, config, runs, tokens):
+def steps(args):
+    """--steps: the header line, then one timed run per "run" line of stdin.
+    Anything else printed (a library's warning) goes to stderr, so stdout holds
+    only the protocol's lines."""
+    out, sys.stdout = sys.stdout, sys.stderr
+    model, config, prompt = load(args)
+    emit(out, header(args, config))
+    for line in sys.stdin:
+        if line.strip() != "run":
+            print(f"mlx_lm_bench.py --steps: unknown command {line.strip()!r}; "
+                  "send 'run' or close stdin", file=sys.stderr)
+            sys.exit(2)
+        record, tokens = timed_run(model, prompt, args.gen_tokens)
+        emit(out, {**record, "generated": tokens})
+
+
+def emit(out, obj):
+    """Print one JSON line to out and flush it: the driver waits for each line."""
+    print(json.dumps(obj), file=out, flush=True)
+
+
+def header(args, config):
+    """The report's fields that do not depend on the runs."""
     device = mx.default_device()
-    median = lambda key: statistics.median(r[key] for r in runs)
     return {
         "engine": "mlx_lm",
         "mlx_version": mx.__version__,
@@ -155,11 +203,18 @@ def report(args, config, runs, tokens):
         "prompt_tokens": args.prompt_tokens,
         "gen_tokens": args.gen_tokens,
         "seed": args.seed,
+    }
+
+
+def report(args, config, runs, tokens):
+    median = lambda key: statistics.median(r[key] for r in runs)
+    return {
+        **header(args, config),
         "prefill_tps": median("prefill_tps"),
         "decode_tps": median("decode_tps"),
         "prefill_s": median("prefill_s"),
         "decode_s": median("decode_s"),
-        "peak_memory_bytes": mx.get_peak_memory(),
+        "peak_memory_bytes": max(r["peak_memory_bytes"] for r in runs),
         "runs": runs,
         "generated": tokens,
     }
@@ -185,6 +240,11 @@ def parse_args(argv):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument(
+        "--steps",
+        action="store_true",
+        help="stepped mode: a header line, then one timed run per 'run' line on stdin",
+    )
+    p.add_argument(
         "--prompt-only",
         action="store_true",
         help="print the prompt ids as a JSON list and exit (loads no weights)",
@@ -200,6 +260,9 @@ def main(argv):
     if args.prompt_only:
         config = load_config(Path(args.model))
         print(json.dumps(prompt_ids(args.model, config, args.prompt_tokens, args.seed)))
+        return
+    if args.steps:
+        steps(args)
         return
     result = bench(args)
     if args.json:

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Script names of this folder, relative to the repository root.
@@ -24,10 +25,18 @@ type Run struct {
 	DecodeSeconds  float64 `json:"decode_s"`
 	PrefillTPS     float64 `json:"prefill_tps"`
 	DecodeTPS      float64 `json:"decode_tps"`
+	// PeakMemoryBytes is MLX's peak allocation during the run (weights
+	// included: the counter is reset just before it).
+	PeakMemoryBytes int64 `json:"peak_memory_bytes"`
+	// Started is when the Go driver asked for the run (lmx bench sets it for
+	// both engines, so the order of their runs can be read back); absent in
+	// the script's own output.
+	Started time.Time `json:"started,omitzero"`
 }
 
 // Result is the JSON object mlx_lm_bench.py --json prints (its docstring
-// defines each field); the top-level timings are medians over Runs.
+// defines each field); the top-level timings are medians over Runs and
+// PeakMemoryBytes is the largest run's.
 type Result struct {
 	Engine          string          `json:"engine"`
 	MLXVersion      string          `json:"mlx_version"`
@@ -68,24 +77,6 @@ func (p Python) Run(ctx context.Context, script string, args ...string) ([]byte,
 		return nil, fmt.Errorf("run %s: %w: %s", filepath.Base(script), err, lastLines(stderr.String(), 20))
 	}
 	return stdout.Bytes(), nil
-}
-
-// Bench runs workload w on the model folder through mlx_lm_bench.py with
-// runs timed runs.
-func (p Python) Bench(ctx context.Context, dir string, w Workload, runs int) (*Result, error) {
-	out, err := p.Run(ctx, BenchScript, "--model", dir, "--json",
-		"--prompt-tokens", strconv.Itoa(w.PromptTokens),
-		"--gen-tokens", strconv.Itoa(w.GenTokens),
-		"--seed", strconv.FormatUint(w.Seed, 10),
-		"--runs", strconv.Itoa(runs))
-	if err != nil {
-		return nil, err
-	}
-	var r Result
-	if err := json.Unmarshal(out, &r); err != nil {
-		return nil, fmt.Errorf("parse %s output: %w", filepath.Base(BenchScript), err)
-	}
-	return &r, nil
 }
 
 // Logits writes mlx_lm's logits for each id list (and greedy continuations

@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"slices"
+	"time"
 
 	"github.com/lmx-app/lmx/engine"
 	"github.com/lmx-app/lmx/engine/bench"
@@ -44,16 +45,24 @@ type benchFlags struct {
 
 // Report is what lmx bench --json prints: LMX's figures in the schema of
 // mlx_lm_bench.py --json and, with --compare-mlx-lm, mlx_lm's on the same
-// workload and the ratios LMX / mlx_lm of the median speeds.
+// workload (the two engines' runs alternating) and the ratios LMX / mlx_lm
+// of the median speeds. Each Result's runs carry their start times and
+// peaks; its PeakMemoryBytes is the largest run's, Generated the last run's.
 type Report struct {
 	LMX   *bench.Result `json:"lmx"`
 	MLXLM *bench.Result `json:"mlx_lm"`
 	Ratio *Ratio        `json:"ratio"`
 	// SameTokens reports whether both generated the same greedy tokens.
 	SameTokens *bool `json:"same_tokens"`
+	// Figures are each engine's median and range over its runs, keyed
+	// "lmx" and, with --compare-mlx-lm, "mlx_lm".
+	Figures map[string]Figures `json:"figures"`
+	// Versus is LMX / mlx_lm of each figure's median, level where the two
+	// ranges overlap; with --compare-mlx-lm.
+	Versus *Comparison `json:"versus"`
 }
 
-// Ratio holds LMX / mlx_lm speed ratios (above 1: LMX is faster).
+// Ratio holds LMX / mlx_lm of the median speeds (above 1: LMX is faster).
 type Ratio struct {
 	Prefill float64 `json:"prefill_tps"`
 	Decode  float64 `json:"decode_tps"`
@@ -61,10 +70,11 @@ type Ratio struct {
 
 // RunBench is "lmx bench": it runs the benchmark workload of
 // engine/bench/mlx_lm_bench.py (same prompt ids, greedy, EOS ignored, a
-// warm-up then median of --runs) through the LMX engine and, with
-// --compare-mlx-lm, through mlx_lm on the same folder, printing both and
-// their ratio. With --compare-llamacpp it runs the same prompt ids through
-// LMX and llama.cpp on one GGUF, alternating run by run (benchllama.go).
+// warm-up then median and range of --runs) through the LMX engine and, with
+// --compare-mlx-lm, through mlx_lm on the same folder, alternating the two
+// run by run, printing both and their ratio. With --compare-llamacpp it
+// runs the same prompt ids through LMX and llama.cpp on one GGUF, also
+// alternating run by run (benchllama.go).
 // "lmx bench serve" is the HTTP load generator (benchserve.go).
 func RunBench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "serve" {
@@ -100,8 +110,8 @@ func parseBench(args []string, stderr io.Writer) (benchFlags, int) {
 	fs.IntVar(&f.w.PromptTokens, "prompt-tokens", 512, "prompt length in tokens")
 	fs.IntVar(&f.w.GenTokens, "gen-tokens", 128, "tokens to generate (at least 2)")
 	fs.Uint64Var(&f.w.Seed, "seed", 0, "seed of the prompt ids")
-	fs.IntVar(&f.runs, "runs", 3, "timed runs (the median is reported)")
-	fs.BoolVar(&f.compare, "compare-mlx-lm", false, "also run engine/bench/mlx_lm_bench.py on the same folder")
+	fs.IntVar(&f.runs, "runs", 3, "timed runs of each engine (median and range are reported)")
+	fs.BoolVar(&f.compare, "compare-mlx-lm", false, "also run mlx_lm (engine/bench/mlx_lm_bench.py) on the same folder, alternating with LMX run by run")
 	fs.StringVar(&f.python, "python", "", "Python with mlx_lm (default $LMX_PYTHON or the repository's .venv/bin/python)")
 	fs.BoolVar(&f.json, "json", false, "print one JSON object")
 	fs.StringVar(&f.cpuprofile, "cpuprofile", "", "write a CPU profile of LMX's timed runs to FILE")
@@ -122,7 +132,8 @@ func parseBench(args []string, stderr io.Writer) (benchFlags, int) {
 	return f, -1
 }
 
-// runBench runs LMX and, on request, mlx_lm.
+// runBench loads the model into LMX and, on request, into a stepped
+// mlx_lm process, warms each up once and runs them in turn (ABAB…).
 func runBench(ctx context.Context, f benchFlags) (*Report, error) {
 	if err := loadMLX(); err != nil {
 		return nil, err
@@ -137,19 +148,70 @@ func runBench(ctx context.Context, f benchFlags) (*Report, error) {
 			return nil, err
 		}
 	}
-	lmx, err := benchLMX(ctx, f)
+	ids, err := bench.PromptIDs(f.dir, f.w.PromptTokens, f.w.Seed)
 	if err != nil {
 		return nil, err
 	}
-	rep := &Report{LMX: lmx}
-	if !f.compare {
-		return rep, nil
-	}
-	if rep.MLXLM, err = py.Bench(ctx, f.dir, f.w, f.runs); err != nil {
+	m, err := engine.Load(ctx, f.dir, engine.Options{})
+	if err != nil {
 		return nil, err
 	}
-	rep.Ratio = &Ratio{Prefill: lmx.PrefillTPS / rep.MLXLM.PrefillTPS, Decode: lmx.DecodeTPS / rep.MLXLM.DecodeTPS}
-	same := slices.Equal(lmx.Generated, rep.MLXLM.Generated)
+	defer m.Close(context.WithoutCancel(ctx))
+	engines := []engineStep{lmxStep(m, ids, f.w.GenTokens)}
+	var ref *bench.BenchProcess
+	if f.compare {
+		if ref, err = py.StartBench(ctx, f.dir, f.w); err != nil {
+			return nil, err
+		}
+		defer ref.Close()
+		engines = append(engines, ref.Run)
+	}
+	steps, err := timeEngines(ctx, f, engines)
+	if err != nil {
+		return nil, err
+	}
+	return newReport(ctx, f, m.Info(), ref, steps)
+}
+
+// engineStep is one timed run of one engine.
+type engineStep = func(context.Context) (bench.Step, error)
+
+// timeEngines warms the engines up, then alternates f.runs timed runs of
+// each; a CPU profile, when asked for, covers the timed runs only.
+func timeEngines(ctx context.Context, f benchFlags, engines []engineStep) ([][]bench.Step, error) {
+	if err := warmUp(ctx, engines...); err != nil {
+		return nil, err
+	}
+	if f.cpuprofile != "" {
+		stop, err := startProfile(f.cpuprofile)
+		if err != nil {
+			return nil, err
+		}
+		defer stop()
+	}
+	return interleave(ctx, f.runs, engines...)
+}
+
+// newReport summarizes the runs: steps[0] are LMX's, steps[1] mlx_lm's
+// when ref is not nil.
+func newReport(ctx context.Context, f benchFlags, info engine.Info, ref *bench.BenchProcess, steps [][]bench.Step) (*Report, error) {
+	rep := &Report{LMX: newResult(info, f), Figures: map[string]Figures{}}
+	if err := deviceOf(ctx, rep.LMX); err != nil {
+		return nil, err
+	}
+	addRuns(rep.LMX, steps[0])
+	rep.Figures["lmx"] = figuresOf(samplesOf(steps[0]))
+	if ref == nil {
+		return rep, nil
+	}
+	h := ref.Header()
+	rep.MLXLM = &h
+	addRuns(rep.MLXLM, steps[1])
+	rep.Figures["mlx_lm"] = figuresOf(samplesOf(steps[1]))
+	rep.Ratio = &Ratio{Prefill: rep.LMX.PrefillTPS / rep.MLXLM.PrefillTPS, Decode: rep.LMX.DecodeTPS / rep.MLXLM.DecodeTPS}
+	vs := compare(rep.Figures["lmx"], rep.Figures["mlx_lm"])
+	rep.Versus = &vs
+	same := slices.Equal(rep.LMX.Generated, rep.MLXLM.Generated)
 	rep.SameTokens = &same
 	return rep, nil
 }
@@ -188,43 +250,23 @@ func defaultPython(flag, root string) string {
 	return filepath.Join(root, ".venv", "bin", "python")
 }
 
-// benchLMX runs the workload through the engine: one untimed warm-up, then
-// f.runs timed runs with the cache cleared between them.
-func benchLMX(ctx context.Context, f benchFlags) (*bench.Result, error) {
-	ids, err := bench.PromptIDs(f.dir, f.w.PromptTokens, f.w.Seed)
-	if err != nil {
-		return nil, err
-	}
-	m, err := engine.Load(ctx, f.dir, engine.Options{})
-	if err != nil {
-		return nil, err
-	}
-	defer m.Close(context.WithoutCancel(ctx))
-	if _, _, err := benchRun(ctx, m, ids, f.w.GenTokens); err != nil {
-		return nil, err
-	}
-	if err := resetMemory(ctx, true); err != nil {
-		return nil, err
-	}
-	if f.cpuprofile != "" {
-		stop, err := startProfile(f.cpuprofile)
+// lmxStep times one LMX generation of n tokens after ids as
+// mlx_lm_bench.py times mlx_lm's: MLX's buffer cache empty and its peak
+// counter restarted first.
+func lmxStep(m *engine.Model, ids []int32, n int) engineStep {
+	return func(ctx context.Context) (bench.Step, error) {
+		if err := resetMemory(ctx); err != nil {
+			return bench.Step{}, err
+		}
+		started := time.Now()
+		run, tokens, err := benchRun(ctx, m, ids, n)
 		if err != nil {
-			return nil, err
+			return bench.Step{}, fmt.Errorf("lmx: %w", err)
 		}
-		defer stop()
+		run.Started = started
+		err = metal.Do(ctx, func() error { run.PeakMemoryBytes = metal.PeakMemory(); return nil })
+		return bench.Step{Run: run, Generated: tokens}, err
 	}
-	res := newResult(m.Info(), f)
-	for range f.runs {
-		run, tokens, err := benchRun(ctx, m, ids, f.w.GenTokens)
-		if err != nil {
-			return nil, err
-		}
-		res.Runs, res.Generated = append(res.Runs, run), tokens
-		if err := resetMemory(ctx, false); err != nil {
-			return nil, err
-		}
-	}
-	return res, finishResult(ctx, res)
 }
 
 // benchRun generates exactly n greedy tokens after ids and times it as
@@ -246,13 +288,11 @@ func benchRun(ctx context.Context, m *engine.Model, ids []int32, n int) (bench.R
 		DecodeTPS: clock.decodeTPS()}, res.Tokens, nil
 }
 
-// resetMemory clears MLX's buffer cache and, with peak, its peak counter.
-func resetMemory(ctx context.Context, peak bool) error {
+// resetMemory clears MLX's buffer cache and restarts its peak counter.
+func resetMemory(ctx context.Context) error {
 	return metal.Do(ctx, func() error {
 		metal.ClearCache()
-		if peak {
-			metal.ResetPeakMemory()
-		}
+		metal.ResetPeakMemory()
 		return nil
 	})
 }

@@ -41,45 +41,6 @@ type LlamaCppReport struct {
 	Ratio   Comparison         `json:"ratio"`
 }
 
-// Figures are one engine's figures over the timed runs. PeakMemoryBytes is
-// MLX's peak allocation for LMX (weights, KV cache, activations) and, for
-// llama.cpp, the node process's peak resident set during the run less its
-// resident set before llama.cpp was loaded (mapped weights, KV cache,
-// compute buffers).
-type Figures struct {
-	PrefillTPS      Spread `json:"prefill_tps"`
-	DecodeTPS       Spread `json:"decode_tps"`
-	PeakMemoryBytes Spread `json:"peak_memory_bytes"`
-}
-
-// Spread is a figure's median and range over the runs.
-type Spread struct {
-	Median float64 `json:"median"`
-	Min    float64 `json:"min"`
-	Max    float64 `json:"max"`
-}
-
-// Comparison holds LMX / llama.cpp for each figure.
-type Comparison struct {
-	Prefill Versus `json:"prefill_tps"`
-	Decode  Versus `json:"decode_tps"`
-	Memory  Versus `json:"peak_memory_bytes"`
-}
-
-// Versus is the ratio of two medians, and Level when the two ranges
-// overlap: the runs cannot tell the engines apart.
-type Versus struct {
-	Ratio float64 `json:"ratio"`
-	Level bool    `json:"level"`
-}
-
-// sample is one timed run's figures; perRun is false for a peak that is not
-// the run's own (llama.cpp where the system cannot restart it).
-type sample struct {
-	prefillTPS, decodeTPS, peakBytes float64
-	perRun                           bool
-}
-
 // timedRun runs the workload once through one engine.
 type timedRun func(ctx context.Context) (sample, error)
 
@@ -131,41 +92,12 @@ func compareLlamaCpp(ctx context.Context, f benchFlags) (*LlamaCppReport, error)
 	return newLlamaCppReport(ctx, f, ref.Info, samples[0], samples[1])
 }
 
-// alternate warms each engine up once, then runs them in turn (ABAB…) so
-// that a change in the machine's load falls on both alike.
-func alternate(ctx context.Context, runs int, engines ...timedRun) ([][]sample, error) {
-	for _, run := range engines {
-		if _, err := run(ctx); err != nil {
-			return nil, fmt.Errorf("warm-up: %w", err)
-		}
-	}
-	out := make([][]sample, len(engines))
-	for range runs {
-		for i, run := range engines {
-			s, err := run(ctx)
-			if err != nil {
-				return nil, err
-			}
-			out[i] = append(out[i], s)
-		}
-	}
-	return out, nil
-}
-
-// lmxRun times one LMX generation of n tokens after ids, with MLX's buffer
-// cache cleared and its peak counter restarted first.
+// lmxRun times one LMX run (lmxStep) as a sample.
 func lmxRun(m *engine.Model, ids []int32, n int) timedRun {
+	step := lmxStep(m, ids, n)
 	return func(ctx context.Context) (sample, error) {
-		if err := resetMemory(ctx, true); err != nil {
-			return sample{}, err
-		}
-		run, _, err := benchRun(ctx, m, ids, n)
-		if err != nil {
-			return sample{}, fmt.Errorf("lmx: %w", err)
-		}
-		var peak int64
-		err = metal.Do(ctx, func() error { peak = metal.PeakMemory(); return nil })
-		return sample{run.PrefillTPS, run.DecodeTPS, float64(peak), true}, err
+		s, err := step(ctx)
+		return sampleOf(s.Run), err
 	}
 }
 
@@ -208,29 +140,4 @@ func newLlamaCppReport(ctx context.Context, f benchFlags, info llamacpp.Info, lm
 		return err
 	})
 	return rep, err
-}
-
-// figuresOf reduces samples to spreads.
-func figuresOf(s []sample) Figures {
-	get := func(v func(sample) float64) Spread {
-		xs := make([]float64, len(s))
-		for i, x := range s {
-			xs[i] = v(x)
-		}
-		return Spread{Median: median(xs), Min: slices.Min(xs), Max: slices.Max(xs)}
-	}
-	return Figures{
-		PrefillTPS:      get(func(x sample) float64 { return x.prefillTPS }),
-		DecodeTPS:       get(func(x sample) float64 { return x.decodeTPS }),
-		PeakMemoryBytes: get(func(x sample) float64 { return x.peakBytes }),
-	}
-}
-
-// compare divides a's medians by b's.
-func compare(a, b Figures) Comparison {
-	vs := func(x, y Spread) Versus {
-		return Versus{Ratio: x.Median / y.Median, Level: x.Min <= y.Max && y.Min <= x.Max}
-	}
-	return Comparison{Prefill: vs(a.PrefillTPS, b.PrefillTPS), Decode: vs(a.DecodeTPS, b.DecodeTPS),
-		Memory: vs(a.PeakMemoryBytes, b.PeakMemoryBytes)}
 }

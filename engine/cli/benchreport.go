@@ -24,8 +24,29 @@ func newResult(info engine.Info, f benchFlags) *bench.Result {
 	return r
 }
 
-// finishResult adds the medians, the peak memory and the device.
-func finishResult(ctx context.Context, r *bench.Result) error {
+// deviceOf fills r's MLX version and device.
+func deviceOf(ctx context.Context, r *bench.Result) error {
+	return metal.Do(ctx, func() error {
+		r.MLXVersion = metal.Version()
+		r.Device = metal.DefaultDevice().Type.String()
+		info, err := metal.DeviceInfo()
+		if err != nil {
+			return err
+		}
+		r.DeviceName, _ = info["device_name"].(string)
+		return nil
+	})
+}
+
+// addRuns sets r's runs and what mlx_lm_bench.py derives from them: the
+// medians, the largest peak and the last run's tokens.
+func addRuns(r *bench.Result, steps []bench.Step) {
+	r.Runs = make([]bench.Run, len(steps))
+	for i, s := range steps {
+		r.Runs[i] = s.Run
+		r.PeakMemoryBytes = max(r.PeakMemoryBytes, s.PeakMemoryBytes)
+	}
+	r.Generated = steps[len(steps)-1].Generated
 	med := func(get func(bench.Run) float64) float64 {
 		v := make([]float64, len(r.Runs))
 		for i, run := range r.Runs {
@@ -37,17 +58,15 @@ func finishResult(ctx context.Context, r *bench.Result) error {
 	r.DecodeTPS = med(func(x bench.Run) float64 { return x.DecodeTPS })
 	r.PrefillSeconds = med(func(x bench.Run) float64 { return x.PrefillSeconds })
 	r.DecodeSeconds = med(func(x bench.Run) float64 { return x.DecodeSeconds })
-	return metal.Do(ctx, func() error {
-		r.PeakMemoryBytes = metal.PeakMemory()
-		r.MLXVersion = metal.Version()
-		r.Device = metal.DefaultDevice().Type.String()
-		info, err := metal.DeviceInfo()
-		if err != nil {
-			return err
-		}
-		r.DeviceName, _ = info["device_name"].(string)
-		return nil
-	})
+}
+
+// samplesOf is steps as samples, for figuresOf.
+func samplesOf(steps []bench.Step) []sample {
+	out := make([]sample, len(steps))
+	for i, s := range steps {
+		out[i] = sampleOf(s.Run)
+	}
+	return out
 }
 
 // median is Python's statistics.median: the middle value, or the mean of
@@ -65,22 +84,28 @@ func median(v []float64) float64 {
 	return (s[n/2-1] + s[n/2]) / 2
 }
 
-// printReport prints the figures side by side.
+// printReport prints each engine's medians and ranges and, with mlx_lm,
+// the ratios.
 func printReport(w io.Writer, rep *Report) {
 	l := rep.LMX
 	fmt.Fprintf(w, "model %s (%s, quantization %s)\n", l.Model, l.ModelType, l.Quantization)
-	fmt.Fprintf(w, "mlx %s, %s (%s)\n", l.MLXVersion, l.Device, l.DeviceName)
-	fmt.Fprintf(w, "prompt %d tokens, generate %d, %d runs (median)\n\n", l.PromptTokens, l.GenTokens, len(l.Runs))
-	fmt.Fprintf(w, "%-12s %14s %14s %12s\n", "", "prefill tok/s", "decode tok/s", "peak memory")
-	row := func(name string, r *bench.Result) {
-		fmt.Fprintf(w, "%-12s %14.1f %14.1f %12s\n", name, r.PrefillTPS, r.DecodeTPS, mib(r.PeakMemoryBytes))
+	fmt.Fprintf(w, "lmx: mlx %s, %s (%s)\n", l.MLXVersion, l.Device, l.DeviceName)
+	order := "after a warm-up"
+	if m := rep.MLXLM; m != nil {
+		fmt.Fprintf(w, "mlx_lm: mlx_lm %s, mlx %s, %s (%s)\n", m.MLXLMVersion, m.MLXVersion, m.Device, m.DeviceName)
+		order = "of each after a warm-up, alternating"
 	}
-	row("lmx", l)
+	fmt.Fprintf(w, "prompt %d tokens, generate %d, %d runs %s; median (min–max)\n\n",
+		l.PromptTokens, l.GenTokens, len(l.Runs), order)
+	printFiguresHeader(w)
+	printFigures(w, "lmx", rep.Figures["lmx"])
 	if rep.MLXLM == nil {
 		return
 	}
-	row("mlx_lm "+rep.MLXLM.MLXLMVersion, rep.MLXLM)
-	fmt.Fprintf(w, "%-12s %13.2fx %13.2fx\n", "lmx/mlx_lm", rep.Ratio.Prefill, rep.Ratio.Decode)
+	printFigures(w, "mlx_lm", rep.Figures["mlx_lm"])
+	printComparison(w, "lmx/mlx_lm", *rep.Versus)
+	fmt.Fprintln(w, "\npeak memory: MLX's peak allocation in each engine's process (weights, KV cache, activations)")
+	fmt.Fprintln(w, "level: the two engines' ranges overlap")
 	if !*rep.SameTokens {
 		fmt.Fprintln(w, "note: the two engines generated different greedy tokens")
 	}
@@ -94,14 +119,10 @@ func printLlamaCppReport(w io.Writer, rep *LlamaCppReport) {
 	fmt.Fprintf(w, "llama.cpp: node-llama-cpp %s (llama.cpp %s), CPU, %d threads\n", rep.NodeLlamaCpp, rep.LlamaCpp, rep.Threads)
 	fmt.Fprintf(w, "prompt %d tokens, generate %d, %d runs of each after a warm-up, alternating; median (min–max)\n\n",
 		rep.PromptTokens, rep.GenTokens, rep.Runs)
-	fmt.Fprintf(w, "%-14s %-24s %-24s %-24s\n", "", "prefill tok/s", "decode tok/s", "peak memory MiB")
-	for _, e := range []struct{ name, key string }{{"lmx", "lmx"}, {"llama.cpp", "llama_cpp"}} {
-		f := rep.Figures[e.key]
-		fmt.Fprintf(w, "%-14s %-24s %-24s %-24s\n", e.name, spread(f.PrefillTPS, 1), spread(f.DecodeTPS, 1),
-			spread(f.PeakMemoryBytes, 1<<20))
-	}
-	r := rep.Ratio
-	fmt.Fprintf(w, "%-14s %-24s %-24s %-24s\n", "lmx/llama.cpp", versus(r.Prefill), versus(r.Decode), versus(r.Memory))
+	printFiguresHeader(w)
+	printFigures(w, "lmx", rep.Figures["lmx"])
+	printFigures(w, "llama.cpp", rep.Figures["llama_cpp"])
+	printComparison(w, "lmx/llama.cpp", rep.Ratio)
 	fmt.Fprintln(w, "\npeak memory: lmx = MLX's peak allocation (weights, KV cache, activations);")
 	during := "during the run"
 	if !rep.PeakPerRun {
@@ -110,17 +131,4 @@ func printLlamaCppReport(w io.Writer, rep *LlamaCppReport) {
 	fmt.Fprintf(w, "llama.cpp = the node process's peak RSS %s less its RSS before llama.cpp loaded\n", during)
 	fmt.Fprintln(w, "(mapped weights, KV cache, buffers)")
 	fmt.Fprintln(w, "level: the two engines' ranges overlap")
-}
-
-// spread formats a median and range, each divided by unit.
-func spread(s Spread, unit float64) string {
-	return fmt.Sprintf("%.1f (%.1f–%.1f)", s.Median/unit, s.Min/unit, s.Max/unit)
-}
-
-// versus formats a ratio, marked level when the ranges overlap.
-func versus(v Versus) string {
-	if v.Level {
-		return fmt.Sprintf("%.2fx level", v.Ratio)
-	}
-	return fmt.Sprintf("%.2fx", v.Ratio)
 }

@@ -2,15 +2,12 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"io"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 
 	"github.com/lmx-app/lmx/internal/mlxtest"
-	"github.com/lmx-app/lmx/internal/testutil"
 )
 
 func TestConvertThenGenerate(t *testing.T) {
@@ -31,39 +28,6 @@ func TestConvertThenGenerate(t *testing.T) {
 	if code != 0 || len(text) < 40 || !strings.HasPrefix(want, strings.TrimSuffix(text, "\n")[:40]) {
 		t.Errorf("generate on the 8-bit folder: exit %d, %q (%s); want the start of %q", code, text, stderr, want[:40])
 	}
-}
-
-func TestBenchComparesWithMLXLM(t *testing.T) {
-	mlxtest.Require(t)
-	dir, _ := stories(t)
-	args := []string{"--model", dir, "--prompt-tokens", "32", "--gen-tokens", "16", "--runs", "1", "--json"}
-	py := testutil.Python(t)
-	if py == "" {
-		testutil.Unavailable(t, "LMX_REQUIRE_PY", "no Python venv with mlx_lm (run build/setup.sh py or set LMX_PYTHON)")
-	}
-	args = append(args, "--compare-mlx-lm", "--python", py)
-	code, stdout, stderr := run(t, RunBench, args...)
-	if code != 0 {
-		t.Fatalf("exit %d: %s", code, stderr)
-	}
-	var rep Report
-	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
-		t.Fatalf("%v in %s", err, stdout)
-	}
-	l := rep.LMX
-	if l.Engine != "lmx" || l.PromptTokens != 32 || len(l.Generated) != 16 || len(l.Runs) != 1 ||
-		l.PrefillTPS <= 0 || l.DecodeTPS <= 0 || l.PeakMemoryBytes <= 0 || l.Device == "" {
-		t.Errorf("lmx result %+v", l)
-	}
-	m := rep.MLXLM
-	if m == nil || m.Engine != "mlx_lm" || !slices.Equal(m.Generated, l.Generated) || !*rep.SameTokens {
-		t.Fatalf("mlx_lm result %+v: want the same 16 greedy tokens as LMX %v", m, l.Generated)
-	}
-	if rep.Ratio.Decode <= 0 || rep.Ratio.Prefill <= 0 {
-		t.Errorf("ratio %+v", rep.Ratio)
-	}
-	t.Logf("stories260k, prompt 32, gen 16: lmx prefill %.0f decode %.0f tok/s; mlx_lm prefill %.0f decode %.0f tok/s",
-		l.PrefillTPS, l.DecodeTPS, m.PrefillTPS, m.DecodeTPS)
 }
 
 func TestUsageErrors(t *testing.T) {
