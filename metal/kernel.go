@@ -80,6 +80,11 @@ func newKernel(fn uintptr, op string, spec KernelSpec, last uintptr) (*Kernel, e
 	if !status(r) {
 		return nil, fmt.Errorf("kernel %s: %w", spec.Name, lastError(op))
 	}
+	if h == 0 {
+		// Seen once from metal_kernel on MLX's CUDA build: success and no
+		// kernel. Say so here rather than "use of a freed kernel" later.
+		return nil, fmt.Errorf("kernel %s: %s returned no kernel on this MLX build", spec.Name, op)
+	}
 	return &Kernel{h: h, name: spec.Name}, nil
 }
 

@@ -232,11 +232,16 @@ func gemmaNormArrays(d *Decoder) []*metal.Array {
 
 // requireCommon validates the fields every decoder needs.
 func requireCommon(c *model.Config) error {
-	return c.RequirePositive(map[string]int{
+	return c.RequirePositive(commonFields(c))
+}
+
+// commonFields are the sizes requireCommon checks, by config field.
+func commonFields(c *model.Config) map[string]int {
+	return map[string]int{
 		"hidden_size": c.HiddenSize, "num_hidden_layers": c.NumHiddenLayers,
 		"intermediate_size": c.IntermediateSize, "num_attention_heads": c.NumAttentionHeads,
 		"num_key_value_heads": c.NumKeyValueHeads, "vocab_size": c.VocabSize, "head_dim": c.HeadDim,
-	})
+	}
 }
 
 // checkHeads validates that query heads group evenly over KV heads.

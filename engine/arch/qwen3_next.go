@@ -48,6 +48,21 @@ const (
 	layoutQwen35
 )
 
+// denseLayer reports whether layer i has a dense MLP rather than experts
+// (decoder_sparse_step must be positive).
+func (a qwen3NextArgs) denseLayer(i int) bool {
+	return a.NumExperts <= 0 || slices.Contains(a.MLPOnlyLayers, i) || (i+1)%a.DecoderSparseStep != 0
+}
+
+// layerIndices is 0 … n−1.
+func layerIndices(n int) []int {
+	out := make([]int, max(n, 0))
+	for i := range out {
+		out[i] = i
+	}
+	return out
+}
+
 // readQwen3NextArgs decodes and validates the config.
 func readQwen3NextArgs(c *model.Config) (qwen3NextArgs, error) {
 	a := qwen3NextArgs{DecoderSparseStep: 1, FullAttentionInterval: 4, PartialRotaryFactor: 1}
@@ -57,17 +72,23 @@ func readQwen3NextArgs(c *model.Config) (qwen3NextArgs, error) {
 	if r := c.RopeFor("full_attention"); r.PartialRotaryFactor > 0 {
 		a.PartialRotaryFactor = r.PartialRotaryFactor
 	}
-	if err := requireCommon(c); err != nil {
-		return a, err
-	}
-	if err := checkHeads(c); err != nil {
-		return a, err
-	}
 	if err := c.RequirePositive(map[string]int{
 		"linear_num_value_heads": a.LinearNumValueHeads, "linear_num_key_heads": a.LinearNumKeyHeads,
 		"linear_key_head_dim": a.LinearKeyHeadDim, "linear_value_head_dim": a.LinearValueHeadDim,
 		"linear_conv_kernel_dim": a.LinearConvKernelDim, "decoder_sparse_step": a.DecoderSparseStep,
 	}); err != nil {
+		return a, err
+	}
+	common := commonFields(c)
+	if !slices.ContainsFunc(layerIndices(c.NumHiddenLayers), a.denseLayer) {
+		// Every layer a mixture of experts (Qwen3.5-35B-A3B's config has no
+		// intermediate_size): the dense width is never used.
+		delete(common, "intermediate_size")
+	}
+	if err := c.RequirePositive(common); err != nil {
+		return a, err
+	}
+	if err := checkHeads(c); err != nil {
 		return a, err
 	}
 	if a.LinearNumValueHeads%a.LinearNumKeyHeads != 0 {
@@ -378,7 +399,7 @@ func hybridMLP(w *layer.Weights, c *model.Config, a qwen3NextArgs, p string, i i
 			DownProj: layer.NewLinear(w, p+".down_proj", width, c.HiddenSize, false),
 		}
 	}
-	if a.NumExperts <= 0 || slices.Contains(a.MLPOnlyLayers, i) || (i+1)%a.DecoderSparseStep != 0 {
+	if a.denseLayer(i) {
 		return dense(p, c.IntermediateSize)
 	}
 	moe := &SharedExpertMoe{Routed: &SparseMoeBlock{

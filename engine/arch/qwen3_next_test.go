@@ -111,6 +111,10 @@ func TestHybridConfigErrors(t *testing.T) {
 			c["layer_types"] = []string{"linear_attention", "sliding_attention", "linear_attention", "full_attention"}
 		}},
 		{"qwen3_next_h72", "linear_num_key_heads", func(c map[string]any) { c["linear_num_key_heads"] = 3 }},
+		{"qwen3_next_h72", "intermediate_size", func(c map[string]any) {
+			delete(c, "intermediate_size") // a dense layer needs it
+			c["mlp_only_layers"] = []int{0}
+		}},
 		{"qwen3_5_h64", "partial_rotary_factor", func(c map[string]any) {
 			c["rope_parameters"].(map[string]any)["partial_rotary_factor"] = 0.3
 		}},
@@ -131,4 +135,21 @@ func TestHybridConfigErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestHybridAllExpertsNeedNoDenseWidth loads a Qwen3-Next whose every layer
+// is a mixture of experts without intermediate_size in its config (as
+// Qwen3.5-35B-A3B's config.json is): the width of a dense MLP no layer has
+// must not be required, and the model is the same.
+func TestHybridAllExpertsNeedNoDenseWidth(t *testing.T) {
+	mlxtest.Require(t)
+	src := repoFixture(t, "qwen3_next_h72")
+	dir := rewriteFixture(t, src, func(c map[string]any) map[string]any {
+		if _, ok := c["intermediate_size"]; !ok {
+			t.Fatal("the fixture has no intermediate_size to remove")
+		}
+		delete(c, "intermediate_size")
+		return c
+	}, func(k string) string { return k })
+	checkLogits(t, loadModel(t, dir), readReference(t, src))
 }
