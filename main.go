@@ -72,7 +72,7 @@ commands:
   generate  generate text from a prompt with a model folder, printing speeds
   convert   convert a Hugging Face checkpoint into an MLX model folder (optionally quantized)
   bench     measure prefill and decode speed, side by side with mlx_lm
-  worker    be rank R of a group of machines led by "lmx serve --hosts" (lmx worker --hosts FILE --rank R)
+  worker    be rank R of a group of machines led by "lmx serve --hosts" (lmx worker --hosts FILE --rank R [--backend ring|jaccl|nccl|any])
   tray      the menu-bar icon process (started by the app)
   version   print the version
   help      show this help
@@ -127,6 +127,8 @@ type serverFlags struct {
 	models                modelFlag
 	hosts                 string
 	groupPort             int
+	backend               string
+	groupTimeout          time.Duration
 	splitModels           modelFlag
 }
 
@@ -144,8 +146,10 @@ func (f *serverFlags) register(flags *flag.FlagSet) {
 	flags.StringVar(&f.dataDir, "data-dir", "", "where LMX keeps its data (default $LMX_DATA_DIR or the platform's data folder)")
 	flags.StringVar(&f.apiKey, "api-key", "", "API key required on /v1, this run only (default $LMX_API_KEY, else the setting; the variable keeps it out of ps)")
 	flags.Var(&f.models, "model", "load a model at start: a model folder, an installed ORG/NAME or a .gguf file (repeatable)")
-	flags.StringVar(&f.hosts, "hosts", "", "lead a group of machines (mlx.launch hostfile: a JSON list of {\"ssh\", \"ips\"}; this machine is the first) and split models across them; start \"lmx worker\" on the others")
-	flags.IntVar(&f.groupPort, "group-port", group.DefaultPort, "the group's first TCP port: rank r listens on it + r")
+	flags.StringVar(&f.hosts, "hosts", "", "lead a group of machines (mlx.launch hostfile: a JSON list of {\"ssh\", \"ips\"[, \"rdma\"]}; this machine is the first) and split models across them; start \"lmx worker\" on the others")
+	flags.IntVar(&f.groupPort, "group-port", group.DefaultPort, groupPortUsage)
+	flags.StringVar(&f.backend, "backend", metal.BackendRing, backendUsage)
+	flags.DurationVar(&f.groupTimeout, "group-timeout", group.DefaultDeadline, "with --hosts: how long a step may wait for the group; a rank silent that long (frozen, cable pulled) is given up, its models' requests fail and the group forms again when it is back")
 	flags.Var(&f.splitModels, "split-model", "with --hosts: a model to split across the group (repeatable; default every model)")
 }
 
@@ -178,7 +182,14 @@ func parseConfig(name string, args []string, stderr io.Writer) (*app.Config, []s
 		if err != nil {
 			return nil, nil, err
 		}
-		cfg.Group = &app.GroupConfig{HostsFile: f.hosts, Hosts: hosts, Port: f.groupPort, SplitModels: f.splitModels}
+		if err := group.ValidBackend(f.backend); err != nil {
+			return nil, nil, err
+		}
+		if f.groupTimeout <= 0 {
+			return nil, nil, fmt.Errorf("--group-timeout %v: want a positive duration such as 60s", f.groupTimeout)
+		}
+		cfg.Group = &app.GroupConfig{HostsFile: f.hosts, Hosts: hosts, Port: f.groupPort, Backend: f.backend,
+			Deadline: f.groupTimeout, SplitModels: f.splitModels}
 	}
 	if key := os.Getenv("LMX_API_KEY"); cfg.Overrides.APIKey == nil && key != "" {
 		cfg.Overrides.APIKey = &key
@@ -294,7 +305,8 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	flags.SetOutput(stderr)
 	hostsFile := flags.String("hosts", "", "the group's hostfile (the same as the leader's)")
 	rank := flags.Int("rank", -1, "this machine's rank: its place in the hostfile (1 or more; 0 is the leader)")
-	port := flags.Int("group-port", group.DefaultPort, "the group's first TCP port: rank r listens on it + r")
+	port := flags.Int("group-port", group.DefaultPort, groupPortUsage)
+	backend := flags.String("backend", metal.BackendRing, backendUsage+" (the same as the leader's)")
 	dataDir := flags.String("data-dir", "", "where LMX keeps its data (default $LMX_DATA_DIR or the platform's data folder)")
 	if err := flags.Parse(args); err != nil {
 		return 2
@@ -304,6 +316,9 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return 2
 	}
 	hosts, err := group.ReadHostfile(*hostsFile)
+	if err == nil {
+		err = group.ValidBackend(*backend)
+	}
 	if err == nil && *rank >= len(hosts) {
 		err = fmt.Errorf("rank %d, but %s lists %d hosts", *rank, *hostsFile, len(hosts))
 	}
@@ -314,7 +329,7 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		err = os.MkdirAll(*dataDir, 0o700)
 	}
 	if err == nil {
-		err = group.UseRing(hosts, *rank, *port, *dataDir)
+		err = group.UseBackend(*backend, hosts, *rank, *port, *dataDir)
 	}
 	if err == nil {
 		err = metal.Load("")
@@ -324,9 +339,9 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return 1
 	}
 	logf := func(format string, a ...any) { fmt.Fprintf(stdout, "lmx worker: "+format+"\n", a...) }
-	logf("rank %d of %d, waiting for the group at %s:%d", *rank, len(hosts), hosts[*rank].IPs[0], *port+*rank)
+	logf("rank %d of %d, joining the %s group (this rank at %s:%d)", *rank, len(hosts), *backend, hosts[*rank].IPs[0], *port+*rank)
 	done := make(chan error, 1)
-	go func() { done <- group.Work(ctx, installedModel, logf) }()
+	go func() { done <- group.Work(ctx, *backend, installedModel, logf) }()
 	select {
 	case <-ctx.Done():
 		return 0 // a join or a step may block on the network: the process ends here
@@ -338,6 +353,12 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return 0
 	}
 }
+
+// groupPortUsage documents --group-port.
+const groupPortUsage = "the group's first TCP port: with ring, rank r listens on it + r; with jaccl and nccl, the ranks meet at rank 0 on it"
+
+// backendUsage documents --backend.
+const backendUsage = "with --hosts: MLX's distributed backend: ring (TCP, every build), jaccl (Thunderbolt 5 RDMA, macOS; the hostfile's \"rdma\" lists), nccl (NVIDIA GPUs, CUDA build) or any (the first MLX finds)"
 
 // installedModel finds a worker's copy of the leader's model: the same
 // folder when it exists here, else the installed model of the same name.

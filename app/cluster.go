@@ -16,13 +16,25 @@ import (
 
 // GroupConfig makes this process rank 0, the leader, of a group of machines
 // that run models split across them (lmx serve --hosts): the hosts of an
-// mlx.launch hostfile, rank r reached at its first IP on Port + r, and the
+// mlx.launch hostfile, rank r reached at its first IP on Port + r (ring; the
+// other backends meet at rank 0's IP and Port), MLX's backend (ring when
+// empty), how long a step may wait for the group (0: the default), and the
 // models to split (library ids or their last element; none: every model).
 type GroupConfig struct {
 	HostsFile   string
 	Hosts       []group.Host
 	Port        int
+	Backend     string
+	Deadline    time.Duration
 	SplitModels []string
+}
+
+// backend is the configured backend, ring by default.
+func (c GroupConfig) backend() string {
+	if c.Backend == "" {
+		return metal.BackendRing
+	}
+	return c.Backend
 }
 
 // Group states.
@@ -55,7 +67,13 @@ func (a *App) startGroup() {
 	if c == nil {
 		return
 	}
-	if err := group.UseRing(c.cfg.Hosts, 0, c.cfg.Port, a.cfg.DataDir); err != nil {
+	err := group.UseBackend(c.cfg.backend(), c.cfg.Hosts, 0, c.cfg.Port, a.cfg.DataDir)
+	if err == nil {
+		err = metal.CheckBackend(c.cfg.backend())
+	}
+	if err != nil {
+		// A backend this build lacks never forms: say so once, no retries.
+		log.Printf("lmx: group: %v", err)
 		c.set(groupLost, err.Error())
 		return
 	}
@@ -79,7 +97,7 @@ func (a *App) formGroup() {
 		} // else it stays "lost", with the reason, until the group is back
 		c.mu.Unlock()
 		a.Publish()
-		g, err := metal.DistInit("ring")
+		g, err := metal.DistInit(c.cfg.backend())
 		if err == nil {
 			err = a.groupFormed(g)
 		}
@@ -98,9 +116,9 @@ func (a *App) formGroup() {
 // rank's memory.
 func (a *App) groupFormed(g *metal.Group) error {
 	c := a.cluster
-	leader, err := group.NewLeader(g, func(err error) {
+	leader, err := group.NewLeader(g, group.LeaderOptions{Deadline: c.cfg.Deadline, OnLost: func(err error) {
 		safe.Go("regroup", func() { a.regroup(err) })
-	})
+	}})
 	if err != nil {
 		return err
 	}
@@ -246,7 +264,7 @@ func (a *App) groupStatus() *api.GroupStatus {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	st := &api.GroupStatus{State: c.state, Error: c.err, HostsFile: c.cfg.HostsFile, Backend: "ring", Formed: c.formed}
+	st := &api.GroupStatus{State: c.state, Error: c.err, HostsFile: c.cfg.HostsFile, Backend: c.cfg.backend(), Formed: c.formed}
 	for r, h := range c.cfg.Hosts {
 		rs := api.GroupRank{Rank: r, Host: h.SSH, Address: fmt.Sprintf("%s:%d", h.IPs[0], c.cfg.Port+r)}
 		if r < len(c.ranks) {

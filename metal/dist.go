@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"strings"
 	"syscall"
 	"unsafe"
 
@@ -81,21 +82,44 @@ func DistAvailable(backend string) (bool, error) {
 	return ok != 0, nil
 }
 
-// DistInit joins the group the backend's configuration describes: for
-// "ring", the environment's MLX_RANK and MLX_HOSTFILE (a JSON list, one entry
-// per rank, of "host:port" addresses). It blocks until every rank has
-// connected (for ring, without a time limit), so it may run on any
+// Backends of MLX's distributed layer that DistInit takes.
+const (
+	BackendRing  = "ring"  // TCP, every build
+	BackendJaccl = "jaccl" // Thunderbolt RDMA, macOS builds
+	BackendNCCL  = "nccl"  // NVIDIA GPUs, CUDA builds
+	BackendAny   = "any"   // the first one MLX finds configured
+)
+
+// backendNeeds is the environment each backend reads (as mlx.launch sets it).
+var backendNeeds = map[string][]string{
+	BackendRing:  {"MLX_RANK", "MLX_HOSTFILE"},
+	BackendJaccl: {"MLX_RANK", "MLX_IBV_DEVICES", "MLX_JACCL_COORDINATOR"},
+	BackendNCCL:  {"MLX_RANK", "MLX_WORLD_SIZE", "NCCL_HOST_IP", "NCCL_PORT"},
+}
+
+// backendHint says what a build needs to have the backend.
+var backendHint = map[string]string{
+	BackendJaccl: "jaccl needs MLX's macOS build (Thunderbolt 5 RDMA)",
+	BackendNCCL:  "nccl needs MLX's CUDA build and NVIDIA GPUs",
+}
+
+// ErrNoBackend marks a backend the loaded MLX library was built without:
+// asking again cannot help.
+var ErrNoBackend = errors.New("distributed backend not in this MLX build")
+
+// DistInit joins the group the backend's configuration describes (the
+// environment mlx.launch sets: for "ring", MLX_RANK and MLX_HOSTFILE, a JSON
+// list, one entry per rank, of "host:port" addresses; for "jaccl",
+// MLX_RANK, MLX_IBV_DEVICES and MLX_JACCL_COORDINATOR; for "nccl", MLX_RANK,
+// MLX_WORLD_SIZE, NCCL_HOST_IP and NCCL_PORT). It blocks until every rank
+// has connected (for ring, without a time limit), so it may run on any
 // goroutine, inside Do or outside it: a join that waits must not hold up the
 // models the MLX thread serves meanwhile. It touches no arrays or streams.
-// Strict: a missing backend or configuration is an error, never a silent
-// group of one.
+// Strict: a backend this build lacks or a missing configuration is an error
+// at once (CheckBackend), never a silent group of one or a wait.
 func DistInit(backend string) (*Group, error) {
-	if !Loaded() {
-		return nil, ErrNotLoaded
-	}
-	if backend == "ring" && (os.Getenv("MLX_HOSTFILE") == "" || os.Getenv("MLX_RANK") == "") {
-		return nil, fmt.Errorf("join the ring group: %w", &Error{Op: "dist_init",
-			Msg: "the ring backend needs MLX_RANK (this process's rank) and MLX_HOSTFILE (a JSON list of every rank's host:port)"})
+	if err := CheckBackend(backend); err != nil {
+		return nil, fmt.Errorf("join the %s group: %w", backend, err)
 	}
 	// MLX's backends write to sockets from MLX's own threads; a peer that
 	// went away must make those writes fail (EPIPE, then an MLX error), not
@@ -107,22 +131,79 @@ func DistInit(backend string) (*Group, error) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	b := cString(backend)
+	defer runtime.KeepAlive(b)
 	var h uintptr
 	var rank, size int32
-	lastErr := func(op string) error {
-		r, _, _ := purego.SyscallN(fnLastError)
-		return &Error{Op: op, Msg: goString(r)}
-	}
 	if r, _, _ := purego.SyscallN(fnDistInit, uintptr(unsafe.Pointer(&h)), 1, uintptr(unsafe.Pointer(&b[0]))); !status(r) {
-		return nil, fmt.Errorf("join the %s group: %w", backend, lastErr("dist_init"))
+		return nil, fmt.Errorf("join the %s group: %w", backend, threadError("dist_init"))
 	}
 	if r, _, _ := purego.SyscallN(fnGroupInfo, h, uintptr(unsafe.Pointer(&rank)), uintptr(unsafe.Pointer(&size))); !status(r) {
-		err := lastErr("group_info")
+		err := threadError("group_info")
 		purego.SyscallN(fnGroupFree, h)
 		return nil, err
 	}
-	runtime.KeepAlive(b)
 	return &Group{h: h, rank: int(rank), size: int(size)}, nil
+}
+
+// CheckBackend reports, at once, why DistInit(backend) cannot join: the
+// loaded MLX library lacks the backend (ErrNoBackend, naming what it needs),
+// or a variable of its configuration is not set. Any goroutine.
+func CheckBackend(backend string) error {
+	if !Loaded() {
+		return ErrNotLoaded
+	}
+	if hint := backendHint[backend]; hint != "" {
+		ok, err := backendAvailable(backend)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return noBackendError{&Error{Op: "dist_init",
+				Msg: fmt.Sprintf("the MLX library in %s has no %s backend: %s; use the ring backend (TCP) instead", LibDir(), backend, hint)}}
+		}
+	}
+	return checkBackendEnv(backend)
+}
+
+// noBackendError is an MLX error that is also ErrNoBackend.
+type noBackendError struct{ err *Error }
+
+func (e noBackendError) Error() string { return e.err.Error() }
+
+// Is makes errors.Is true for ErrNoBackend and ErrMLX.
+func (e noBackendError) Is(target error) bool { return target == ErrNoBackend || target == ErrMLX }
+
+// backendAvailable is DistAvailable off the MLX thread (it touches no
+// streams); the shim's last error is per thread, so it locks this one.
+func backendAvailable(backend string) (bool, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	b := cString(backend)
+	var ok int32
+	r, _, _ := purego.SyscallN(fnDistAvailable, uintptr(unsafe.Pointer(&b[0])), uintptr(unsafe.Pointer(&ok)))
+	runtime.KeepAlive(b)
+	if !status(r) {
+		return false, threadError("dist_available")
+	}
+	return ok != 0, nil
+}
+
+// threadError is lastError for a shim call made off the MLX thread, on the
+// locked calling thread.
+func threadError(op string) error {
+	r, _, _ := purego.SyscallN(fnLastError)
+	return &Error{Op: op, Msg: goString(r)}
+}
+
+// checkBackendEnv reports a variable the backend reads that is not set.
+func checkBackendEnv(backend string) error {
+	for _, v := range backendNeeds[backend] {
+		if os.Getenv(v) == "" {
+			return &Error{Op: "dist_init", Msg: fmt.Sprintf("the %s backend needs %s (the %s variables mlx.launch sets: %s)",
+				backend, v, backend, strings.Join(backendNeeds[backend], ", "))}
+		}
+	}
+	return nil
 }
 
 // DistReset forgets initialized backends, so that a later DistInit joins a

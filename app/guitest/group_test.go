@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -30,7 +31,9 @@ import (
 // middle of a streamed answer: the stream must end with an error within a
 // bounded time, the split model must be reported unavailable while the
 // local one keeps answering, and once the worker runs again the group forms
-// again and the split model gives the same answer as before. With Chromium
+// again and the split model gives the same answer as before; then freezes
+// the worker (SIGSTOP) mid-stream: the stream fails within the group
+// timeout, and once the worker is restarted the group forms again. With Chromium
 // at hand, the Dashboard's Group panel is checked while ready and lost.
 func TestServeAcrossTwoProcesses(t *testing.T) {
 	mlxtest.Require(t)
@@ -49,7 +52,7 @@ func TestServeAcrossTwoProcesses(t *testing.T) {
 	port := freePortPair(t)
 	env := append(os.Environ(), "LMX_MLX_LIB="+mlxLib(t))
 	worker := startWorker(t, bin, env, hosts, port, filepath.Join(root, "worker"))
-	url := Serve(t, bin, env, "--hosts", hosts, "--group-port", fmt.Sprint(port),
+	url := Serve(t, bin, env, "--hosts", hosts, "--group-port", fmt.Sprint(port), "--group-timeout", groupTimeout.String(),
 		"--split-model", "qwen3-split", "--model", split, "--model", local)
 
 	st := status(t, url)
@@ -106,19 +109,61 @@ func TestServeAcrossTwoProcesses(t *testing.T) {
 
 	// The worker comes back: the group forms again.
 	worker = startWorker(t, bin, env, hosts, port, filepath.Join(root, "worker"))
+	waitFormed(t, url, 2, worker)
+	if after := chat(t, url, "qwen3-split", 200); after != before {
+		t.Errorf("after the group formed again: %q, before: %q", after, before)
+	}
+
+	// Freeze the worker (SIGSTOP: its connections stay open, it answers
+	// nothing) while the split model streams: the stream must end with an
+	// error within the group timeout (plus slack), the split model must be
+	// unavailable while the local one answers, and once the frozen machine
+	// is restarted the group forms a third time and answers as before.
+	stream = startStream(t, url, "qwen3-split")
+	stream.waitChunks(t, 3)
+	worker.freeze(t)
+	frozen := time.Now()
+	body, err = stream.wait(60 * time.Second)
+	if err != nil {
+		t.Fatalf("the stream did not end %v after the worker froze: %v", time.Since(frozen), err)
+	}
+	t.Logf("stream ended %v after the freeze", time.Since(frozen).Round(time.Millisecond))
+	if strings.Contains(body, "[DONE]") || !strings.Contains(body, "no answer from the group within "+groupTimeout.String()) {
+		t.Errorf("the stream ended without the group's timeout as its error:\n%s", tail(body, 800))
+	}
+	if took := time.Since(frozen); took > groupTimeout+15*time.Second {
+		t.Errorf("the stream took %v to fail, with a group timeout of %v", took, groupTimeout)
+	}
+	code, msg = post(t, url, "qwen3-split")
+	if code != http.StatusServiceUnavailable {
+		t.Errorf("split model while the worker is frozen: %d %s, want 503", code, msg)
+	}
+	if got := chat(t, url, "qwen3-local", 200); got == "" {
+		t.Error("the local model stopped answering while the worker is frozen")
+	}
+	worker.kill()
+	worker = startWorker(t, bin, env, hosts, port, filepath.Join(root, "worker"))
+	waitFormed(t, url, 3, worker)
+	if after := chat(t, url, "qwen3-split", 200); after != before {
+		t.Errorf("after the frozen worker came back: %q, before: %q", after, before)
+	}
+}
+
+// groupTimeout is the server's --group-timeout in TestServeAcrossTwoProcesses.
+const groupTimeout = 3 * time.Second
+
+// waitFormed waits for the group to be ready, formed n times.
+func waitFormed(t *testing.T, url string, n int, worker *process) {
 	deadline := time.Now().Add(90 * time.Second)
 	for {
 		g := status(t, url).Group
-		if g != nil && g.State == "ready" && g.Formed == 2 {
-			break
+		if g != nil && g.State == "ready" && g.Formed == n {
+			return
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("the group did not form again: %+v\nworker:\n%s", g, worker.output())
 		}
 		time.Sleep(200 * time.Millisecond)
-	}
-	if after := chat(t, url, "qwen3-split", 200); after != before {
-		t.Errorf("after the group formed again: %q, before: %q", after, before)
 	}
 }
 
@@ -166,6 +211,14 @@ func (p *process) output() string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.out.String()
+}
+
+// freeze stops the process (SIGSTOP): its connections stay open, it
+// answers nothing, as a frozen machine would; kill ends it.
+func (p *process) freeze(t *testing.T) {
+	if err := p.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatalf("SIGSTOP: %v", err)
+	}
 }
 
 func (p *process) kill() {

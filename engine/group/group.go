@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -111,6 +112,15 @@ func fromWords(words []int32) []byte {
 	return b
 }
 
+// gather concatenates every rank's words in rank order: an all_sum in
+// which each rank fills its own slot and leaves zeros in the others, which
+// is exact, and which every backend has (nccl has no all_gather). MLX thread.
+func gather(g *metal.Group, words []int32) ([]int32, error) {
+	all := make([]int32, len(words)*g.Size())
+	copy(all[g.Rank()*len(words):], words)
+	return metal.AllSum(metal.FromInt32(all, len(all)), g).Int32s()
+}
+
 // errBytes is the room each rank has for its error in gatherErrors.
 const errBytes = 512
 
@@ -123,7 +133,7 @@ func gatherErrors(g *metal.Group, mine error) (failed, comm error) {
 		copy(buf, mine.Error())
 	}
 	words := toWords(buf)
-	all, err := metal.AllGather(metal.FromInt32(words, len(words)), g).Int32s()
+	all, err := gather(g, words)
 	if err != nil {
 		return nil, err
 	}
@@ -140,25 +150,45 @@ func gatherErrors(g *metal.Group, mine error) (failed, comm error) {
 	return nil, nil
 }
 
-// Leader is rank 0's side of the group. Once a collective failed, the
-// group is lost: everything after fails at once with ErrGroupLost (a ring
-// with a rank missing could otherwise block).
+// Leader is rank 0's side of the group. Once a collective failed, or a
+// wait on the group outlived its deadline, the group is lost: everything
+// after fails at once with ErrGroupLost (a ring with a rank missing could
+// otherwise block).
 type Leader struct {
-	g *metal.Group
+	g        *metal.Group
+	deadline time.Duration
+	dog      *watchdog
 
 	mu     sync.Mutex
 	lost   error
 	onLost func(error)
 }
 
-// NewLeader wraps rank 0's group; onLost (may be nil) is called once when
-// the group is found lost, from the goroutine that found it (the MLX
-// thread's, or a request's): it must not block.
-func NewLeader(g *metal.Group, onLost func(error)) (*Leader, error) {
+// LeaderOptions configure a Leader.
+type LeaderOptions struct {
+	// OnLost (may be nil) is called once when the group is found lost,
+	// from the goroutine that found it (the MLX thread's, a request's or
+	// the watchdog's): it must not block.
+	OnLost func(error)
+	// Deadline bounds each step and message of the group: a rank that
+	// does not answer within it is given up (0: DefaultDeadline; negative:
+	// no bound). A load waits ten times as long for the slowest rank.
+	Deadline time.Duration
+}
+
+// NewLeader wraps rank 0's group.
+func NewLeader(g *metal.Group, opts LeaderOptions) (*Leader, error) {
 	if g == nil || g.Rank() != 0 {
 		return nil, errors.New("group: the leader is rank 0")
 	}
-	return &Leader{g: g, onLost: onLost}, nil
+	l := &Leader{g: g, onLost: opts.OnLost, deadline: opts.Deadline}
+	if l.deadline == 0 {
+		l.deadline = DefaultDeadline
+	}
+	if l.deadline > 0 {
+		l.dog = &watchdog{limit: l.deadline, fire: l.hung}
+	}
+	return l, nil
 }
 
 // Lost returns the error that lost the group, or nil while it works.
@@ -169,20 +199,23 @@ func (l *Leader) Lost() error {
 }
 
 // Fail records that the group's work failed with err (an MLX error of a
-// collective: a rank is gone) and returns err wrapped in ErrGroupLost.
+// collective: a rank is gone) and returns err wrapped in ErrGroupLost; once
+// the group is lost, it returns the first cause (a collective unblocked by
+// the watchdog fails with a lost peer, but the cause is the silent rank).
 func (l *Leader) Fail(err error) error {
 	if errors.Is(err, ErrGroupLost) {
 		return err
 	}
-	lost := fmt.Errorf("%w: %v", ErrGroupLost, err)
 	l.mu.Lock()
-	first := l.lost == nil
-	if first {
-		l.lost = lost
+	if l.lost != nil {
+		defer l.mu.Unlock()
+		return l.lost
 	}
+	lost := fmt.Errorf("%w: %v", ErrGroupLost, err)
+	l.lost = lost
 	fn := l.onLost
 	l.mu.Unlock()
-	if first && fn != nil {
+	if fn != nil {
 		fn(lost)
 	}
 	return lost
@@ -191,6 +224,8 @@ func (l *Leader) Fail(err error) error {
 // Group returns the group.
 func (l *Leader) Group() *metal.Group { return l.g }
 
+// send broadcasts m to the followers; a step's broadcast is timed with the
+// rest of the step (lockstep.Send), any other under the deadline.
 func (l *Leader) send(m message) error {
 	if err := l.Lost(); err != nil {
 		return err
@@ -199,7 +234,14 @@ func (l *Leader) send(m message) error {
 	if err != nil {
 		return err
 	}
-	if _, err = broadcast(l.g, b); err != nil {
+	bcast := func() error { _, err := broadcast(l.g, b); return err }
+	if m.Op == "step" {
+		l.dog.stepBegun()
+		err = bcast()
+	} else {
+		err = l.dog.guard("the message "+strconv.Quote(m.Op), l.deadline, bcast)
+	}
+	if err != nil {
 		return l.Fail(err)
 	}
 	return nil
@@ -217,7 +259,11 @@ func (l *Leader) Load(dir, name string, split arch.Split, serving generate.Sched
 		return nil, nil, err
 	}
 	m, cfg, err := arch.LoadParallel(dir, arch.Parallel{Group: l.g, Split: split})
-	gerr, comm := gatherErrors(l.g, err)
+	var gerr, comm error
+	comm = l.dog.guard("a load (waiting for every rank to read its weights)", loadFactor*l.deadline, func() error {
+		gerr, comm = gatherErrors(l.g, err)
+		return comm
+	})
 	if comm != nil {
 		gerr = l.Fail(comm)
 	}
@@ -242,7 +288,12 @@ func (l *Leader) Stats() ([]RankStats, error) {
 	if err := l.send(message{Op: "stats"}); err != nil {
 		return nil, err
 	}
-	out, err := gatherStats(l.g)
+	var out []RankStats
+	err := l.dog.guard("a memory report", l.deadline, func() error {
+		var err error
+		out, err = gatherStats(l.g)
+		return err
+	})
 	if err != nil {
 		return nil, l.Fail(err)
 	}
@@ -254,7 +305,7 @@ func gatherStats(g *metal.Group) ([]RankStats, error) {
 	mine := binary.LittleEndian.AppendUint64(nil, uint64(metal.ActiveMemory()))
 	mine = binary.LittleEndian.AppendUint64(mine, uint64(metal.PeakMemory()))
 	words := toWords(mine)
-	all, err := metal.AllGather(metal.FromInt32(words, len(words)), g).Int32s()
+	all, err := gather(g, words)
 	if err != nil {
 		return nil, err
 	}
@@ -277,7 +328,12 @@ func (l *Leader) Bench() (seconds float64, bytes int, err error) {
 	if err := l.send(message{Op: "bench"}); err != nil {
 		return 0, 0, err
 	}
-	secs, err := benchRounds(l.g)
+	var secs float64
+	err = l.dog.guard("a link measurement", l.deadline, func() error {
+		var err error
+		secs, err = benchRounds(l.g)
+		return err
+	})
 	if err != nil {
 		return 0, 0, l.Fail(err)
 	}

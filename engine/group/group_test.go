@@ -177,7 +177,7 @@ func groupRank(t *testing.T, rank int) {
 		followUntilClosed(t, g)
 		return
 	}
-	leader, err := group.NewLeader(g, nil)
+	leader, err := group.NewLeader(g, group.LeaderOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -262,7 +262,7 @@ func lostRank(t *testing.T, rank int) {
 		return
 	}
 	var rep lostReport
-	leader, err := group.NewLeader(g, nil)
+	leader, err := group.NewLeader(g, group.LeaderOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -308,7 +308,142 @@ func lostRank(t *testing.T, rank int) {
 		g2, err = metal.DistInit("ring")
 		return err
 	})
-	leader, err = group.NewLeader(g2, nil)
+	leader, err = group.NewLeader(g2, group.LeaderOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err = engine.Load(context.Background(), dir, engine.Options{Group: leader})
+	if err != nil {
+		t.Fatal(fmt.Errorf("load on the new group: %w", err))
+	}
+	rep.Again = result(m.Generate(context.Background(), short, nil))
+	m.Close(context.Background())
+	mlxtest.Do(t, leader.Close)
+	if err := disttest.Write(rep); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// hungDeadline is TestHungFollower's deadline for a step of the group.
+const hungDeadline = 2 * time.Second
+
+// TestHungFollower freezes a follower (SIGSTOP: its connections stay open,
+// it answers nothing, as a frozen machine or a pulled cable) while rank 0
+// streams a long generation: the request must fail with an error that says
+// the group stopped answering within the deadline (plus slack for the
+// step and the loss path), rank 0 must go on serving a model it runs alone,
+// and once the frozen machine is restarted (the rank killed and started
+// again) the group forms anew and the split model answers as before.
+// (Not SIGCONT: a follower resumed in the middle of a collective whose
+// connections its leader shut can stay blocked inside MLX's ring backend,
+// MLX 0.32, and only a restart frees it.)
+func TestHungFollower(t *testing.T) {
+	mlxtest.Require(t)
+	if r, ok := disttest.Rank(); ok {
+		hungRank(t, r)
+		return
+	}
+	dir := testmodel.Qwen3Tiny(t, t.TempDir(), "qwen3-tiny")
+	g := disttest.Start(t, t.Name(), 2, disttest.Deadline, envModel+"="+dir)
+	waitFile(t, g, filepath.Join(g.Dir(), "streaming"))
+	g.Stop(1)
+	stoppedAt := time.Now()
+	waitFile(t, g, filepath.Join(g.Dir(), "failed"))
+	g.Kill(1)
+	g.Restart(1)
+	outs := g.Wait()
+	var got hungReport
+	if err := json.Unmarshal(outs[0], &got); err != nil {
+		t.Fatal(err)
+	}
+	failedAfter := got.FailedAt.Sub(stoppedAt)
+	t.Logf("rank 0: %+v; failed %v after the freeze", got, failedAfter)
+	if !strings.Contains(got.StreamErr, "no answer from the group within 2s") || !got.Lost {
+		t.Errorf("the stream ended with %q (group lost: %v), want the group given up for no answer within 2s", got.StreamErr, got.Lost)
+	}
+	// The deadline counts from the start of the step that hung, just
+	// before the freeze.
+	if failedAfter < hungDeadline/2 || failedAfter > hungDeadline+10*time.Second {
+		t.Errorf("the stream failed %v after the follower froze, want after the %v deadline, within 10 s more", failedAfter, hungDeadline)
+	}
+	if got.Local.Err != "" || len(got.Local.Tokens) != 12 {
+		t.Errorf("rank 0 alone, after the loss: %+v", got.Local)
+	}
+	if got.Again.Err != "" || !slices.Equal(got.Again.Tokens, got.Before.Tokens) || len(got.Before.Tokens) != 12 {
+		t.Errorf("after the group formed again: %+v, before the freeze: %+v", got.Again, got.Before)
+	}
+	if s := string(outs[1]); s != `"left with the leader"` {
+		t.Errorf("the restarted follower ended with %s", s)
+	}
+}
+
+// hungReport is what rank 0 of TestHungFollower saw.
+type hungReport struct {
+	Before, Local, Again outcome
+	StreamErr            string
+	Lost                 bool      // the leader reported the group lost
+	FailedAt             time.Time // when the stream failed
+}
+
+// hungRank is one rank of TestHungFollower.
+func hungRank(t *testing.T, rank int) {
+	dir := os.Getenv(envModel)
+	shared := disttest.SharedDir()
+	g := mlxtest.JoinRing(t)
+	if rank != 0 {
+		// The first run is frozen and killed; the restarted one follows
+		// until the leader closes the group.
+		followUntilClosed(t, g)
+		return
+	}
+	var rep hungReport
+	leader, err := group.NewLeader(g, group.LeaderOptions{Deadline: hungDeadline})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := engine.Load(context.Background(), dir, engine.Options{Group: leader})
+	if err != nil {
+		t.Fatal(err)
+	}
+	short := requests()[0]
+	rep.Before = result(m.Generate(context.Background(), short, nil))
+	long := short
+	long.MaxTokens = 100000
+	n := 0
+	_, err = m.Generate(context.Background(), long, func(generate.Token) bool {
+		if n++; n == 1 {
+			os.WriteFile(filepath.Join(shared, "streaming"), nil, 0o600)
+		}
+		return false
+	})
+	if err == nil {
+		t.Fatal("the stream outlived its frozen follower")
+	}
+	rep.StreamErr, rep.FailedAt = err.Error(), time.Now()
+	rep.Lost = errors.Is(leader.Lost(), group.ErrGroupLost)
+	m.Close(context.Background())
+	os.WriteFile(filepath.Join(shared, "failed"), nil, 0o600)
+
+	// Alone, rank 0 still serves.
+	local, err := engine.Load(context.Background(), dir, engine.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep.Local = result(local.Generate(context.Background(), short, nil))
+	local.Close(context.Background())
+
+	// The group forms again with the restarted follower.
+	var g2 *metal.Group
+	mlxtest.Do(t, func() error {
+		g.Free()
+		if err := metal.DistReset(); err != nil {
+			return err
+		}
+		var err error
+		g2, err = metal.DistInit("ring")
+		return err
+	})
+	leader, err = group.NewLeader(g2, group.LeaderOptions{Deadline: hungDeadline})
 	if err != nil {
 		t.Fatal(err)
 	}

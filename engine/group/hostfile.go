@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"path/filepath"
-	"strconv"
 )
 
 // DefaultPort is the first TCP port of the ring (mlx.launch's default):
@@ -15,11 +13,14 @@ import (
 const DefaultPort = 32323
 
 // Host is one machine of a hostfile, in the shape mlx.launch reads: the
-// name to reach it by ssh (informative here) and the addresses the other
-// ranks reach it at (the first is used).
+// name to reach it by ssh (informative here), the addresses the other
+// ranks reach it at (the first is used) and, for the jaccl backend, its
+// RDMA device towards each rank (null towards itself; a name or a list of
+// names), kept as written.
 type Host struct {
-	SSH string   `json:"ssh"`
-	IPs []string `json:"ips"`
+	SSH  string            `json:"ssh"`
+	IPs  []string          `json:"ips"`
+	RDMA []json.RawMessage `json:"rdma,omitempty"`
 }
 
 // ErrHostfile marks a hostfile LMX cannot use.
@@ -54,26 +55,4 @@ func ReadHostfile(path string) ([]Host, error) {
 		}
 	}
 	return hosts, nil
-}
-
-// UseRing points MLX's ring backend at hosts for rank: it writes the ring's
-// hostfile (one "ip:port" list per rank, ports from port) into dir and sets
-// MLX_HOSTFILE and MLX_RANK for this process.
-func UseRing(hosts []Host, rank, port int, dir string) error {
-	if rank < 0 || rank >= len(hosts) {
-		return fmt.Errorf("%w: rank %d of %d hosts", ErrHostfile, rank, len(hosts))
-	}
-	ring := make([][]string, len(hosts))
-	for r, h := range hosts {
-		ring[r] = []string{net.JoinHostPort(h.IPs[0], strconv.Itoa(port+r))}
-	}
-	b, _ := json.Marshal(ring)
-	path := filepath.Join(dir, "ring-hosts.json")
-	if err := os.WriteFile(path, b, 0o600); err != nil {
-		return err
-	}
-	if err := os.Setenv("MLX_HOSTFILE", path); err != nil {
-		return err
-	}
-	return os.Setenv("MLX_RANK", strconv.Itoa(rank))
 }

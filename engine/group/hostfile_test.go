@@ -49,6 +49,9 @@ func TestReadHostfile(t *testing.T) {
 // TestUseRing writes the ring's hostfile (rank r at its first IP, port + r)
 // and points MLX at it.
 func TestUseRing(t *testing.T) {
+	UseRing := func(hosts []Host, rank, port int, dir string) error {
+		return UseBackend("ring", hosts, rank, port, dir)
+	}
 	t.Setenv("MLX_HOSTFILE", "")
 	t.Setenv("MLX_RANK", "")
 	hosts := []Host{{SSH: "a", IPs: []string{"10.0.0.1"}}, {SSH: "b", IPs: []string{"10.0.0.2"}}, {SSH: "c", IPs: []string{"10.0.0.3"}}}

@@ -12,11 +12,11 @@ import (
 // for every rank), follows its leader, and when the leader closes the group
 // or a rank is lost, forgets the group and joins again, so that a group
 // forms anew when the missing process returns. logf reports each change.
-// The ring's configuration must be in place (UseRing). Joining and a
+// The backend's configuration must be in place (UseBackend). Joining and a
 // leader's silence block without a bound: the caller ends the process.
-func Work(ctx context.Context, resolve Resolve, logf func(format string, args ...any)) error {
+func Work(ctx context.Context, backend string, resolve Resolve, logf func(format string, args ...any)) error {
 	for ctx.Err() == nil {
-		g, err := metal.DistInit("ring")
+		g, err := metal.DistInit(backend)
 		if err != nil {
 			return err
 		}

@@ -16,6 +16,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -132,6 +133,15 @@ func (g *Group) Kill(r int) {
 	_ = g.cmds[r].Process.Kill()
 	_ = g.cmds[r].Wait()
 	g.killed[r] = true
+}
+
+// Stop freezes rank r (SIGSTOP): its connections stay open but it answers
+// nothing, as a frozen machine or a pulled cable would look to its peers.
+// Kill ends a stopped rank too, as does the end of the test.
+func (g *Group) Stop(r int) {
+	if err := g.cmds[r].Process.Signal(syscall.SIGSTOP); err != nil {
+		g.t.Fatalf("stop rank %d: %v", r, err)
+	}
 }
 
 // Restart starts rank r again (after Kill), with the same rank and hostfile.
