@@ -103,7 +103,6 @@ func Load(ctx context.Context, dir string, opts Options) (*Model, error) {
 	}
 	if opts.Group != nil {
 		opts.Serving.Lockstep = opts.Group.Lockstep(dir)
-		opts.Serving.PrefixCacheBytes = group.PrefixCacheBytes(m, opts.Serving.PrefixCacheBytes)
 	}
 	sched := generate.NewScheduler(m, info.VocabSize, opts.Serving)
 	return &Model{m: m, opts: opts, info: info, text: txt, sched: sched}, nil

@@ -54,16 +54,6 @@ type Limits struct {
 	PrefixCacheBytes int64 `json:"prefix_cache_bytes"`
 }
 
-// PrefixCacheBytes is the prefix cache a model of the group gets, on the
-// leader and every follower alike: none when it is pipelined (each rank's
-// caches differ, and so would what each keeps and evicts).
-func PrefixCacheBytes(m arch.Model, want int64) int64 {
-	if arch.Pipelined(m) {
-		return 0
-	}
-	return want
-}
-
 // broadcast sends the leader's bytes to every rank and returns them there:
 // an all_sum to which the other ranks add zeros, which is exact. Followers
 // pass nil. MLX thread.
@@ -432,7 +422,7 @@ func Follow(ctx context.Context, g *metal.Group, resolve Resolve) error {
 				var opts generate.SchedulerOptions
 				if msg.Limits != nil {
 					opts.MaxSequences, opts.MaxBatchTokens = msg.Limits.MaxSequences, msg.Limits.MaxBatchTokens
-					opts.PrefixCacheBytes = PrefixCacheBytes(m, msg.Limits.PrefixCacheBytes)
+					opts.PrefixCacheBytes = msg.Limits.PrefixCacheBytes
 				}
 				models[msg.Key] = &loaded{m: m, sched: generate.NewFollower(m, cfg.Language().VocabSize, opts)}
 			case "stats":

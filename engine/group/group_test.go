@@ -97,7 +97,7 @@ func result(res *generate.Result, err error) outcome {
 // engine and runs a batch of requests (greedy, seeded sampling, one stopped
 // by its callback, and a prompt the prefix cache holds) while the other ranks
 // follow its steps; every request must give the tokens one process gives,
-// taking as many from the prefix cache (none pipelined), and the followers
+// taking as many from the prefix cache, and the followers
 // must end when the leader closes the group.
 func TestGroupServesLikeOneProcess(t *testing.T) {
 	mlxtest.Require(t)
@@ -137,12 +137,7 @@ func TestGroupServesLikeOneProcess(t *testing.T) {
 			t.Fatalf("%d ranks: %d results, want %d", n, len(got), len(want))
 		}
 		for i := range want {
-			// A pipelined model keeps no prefix cache in a group.
-			cached := want[i].Cached
-			if run.split == arch.PipelineParallel {
-				cached = 0
-			}
-			if !slices.Equal(got[i].Tokens, want[i].Tokens) || got[i].Finish != want[i].Finish || got[i].Err != "" || got[i].Cached != cached {
+			if !slices.Equal(got[i].Tokens, want[i].Tokens) || got[i].Finish != want[i].Finish || got[i].Err != "" || got[i].Cached != want[i].Cached {
 				t.Errorf("%d ranks (split %q), request %d: %+v, one process: %+v", n, run.split, i, got[i], want[i])
 			}
 		}
