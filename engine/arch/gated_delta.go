@@ -75,7 +75,7 @@ func gatedDeltaOps(q, k, v, g, beta, state, mask *metal.Array) (*metal.Array, *m
 		gi, bi := step3(g, i), step3(beta, i)
 		var mi *metal.Array
 		if mask != nil {
-			mi = metal.Reshape(metal.Slice(mask, []int{0, i}, []int{b, i + 1}), b, 1, 1, 1)
+			mi = metal.Reshape(metal.Slice(mask, []int{0, i}, []int{b, i + 1}), b)
 		}
 		ys[i], state = gatedDeltaStep(qi, ki, vi, gi, bi, state, mi)
 	}
@@ -96,17 +96,12 @@ func step3(x *metal.Array, i int) *metal.Array {
 
 // gatedDeltaStep is one step of the recurrence (mlx-lm's
 // _gated_delta_step_ops): q, k [B, H, Dk], v [B, H, Dv], g, beta [B, H],
-// state [B, H, Dv, Dk], mask [B, 1, 1, 1] or nil.
+// state [B, H, Dv, Dk], mask bool [B] or nil. It runs as one MLX-compiled
+// function in the shim, as mlx-lm compiles its step: a handful of fused
+// kernels per step instead of a dozen launches. With compilation off
+// (metal.SetCompile, metal.CompileEnv) MLX runs the same ops unfused, op
+// for op the graph gatedDeltaOps built here before (metal's tests keep that
+// Go port as the compiled step's reference).
 func gatedDeltaStep(q, k, v, g, beta, state, mask *metal.Array) (*metal.Array, *metal.Array) {
-	old := state
-	state = metal.Mul(state, metal.ExpandDims(metal.ExpandDims(g, -1), -1))
-	kr := metal.ExpandDims(k, -2) // [B, H, 1, Dk]
-	kvMem := metal.Sum(metal.Mul(state, kr), []int{-1}, false)
-	delta := metal.Mul(metal.Sub(v, kvMem), metal.ExpandDims(beta, -1)) // [B, H, Dv]
-	state = metal.Add(state, metal.Mul(kr, metal.ExpandDims(delta, -1)))
-	y := metal.Sum(metal.Mul(state, metal.ExpandDims(q, -2)), []int{-1}, false)
-	if mask != nil {
-		state = metal.Where(mask, state, old)
-	}
-	return metal.Astype(y, q.Dtype()), state
+	return metal.GatedDeltaStep(q, k, v, g, beta, state, mask)
 }

@@ -18,6 +18,59 @@ std::vector<mx::array> swiglu_oai_fn(const std::vector<mx::array>& in) {
   return {mx::multiply(glu, mx::add(mx::clip(x, c(-7.0), c(7.0)), c(1.0)))};
 }
 
+// gated_delta_step_fn is mlx_lm's _gated_delta_step_ops, one step of the
+// Gated DeltaNet recurrence: q, k [B, H, Dk], v [B, H, Dv], g [B, H] or
+// [B, H, Dk], beta [B, H], state [B, H, Dv, Dk] and, when present, mask [B]
+// (bool: false keeps the old state). Returns y [B, H, Dv] in q's dtype and
+// the new state.
+std::vector<mx::array> gated_delta_step_fn(const std::vector<mx::array>& in) {
+  const auto& q = in[0];
+  const auto& k = in[1];
+  const auto& v = in[2];
+  const auto& g = in[3];
+  const auto& beta = in[4];
+  const auto& old_state = in[5];
+  mx::array decay = g.ndim() == 2 ? mx::expand_dims(g, {-1, -2})
+                                  : mx::expand_dims(g, -2);
+  auto kr = mx::expand_dims(k, -2);  // [B, H, 1, Dk]
+  auto state = mx::multiply(old_state, decay);
+  auto kv_mem = mx::sum(mx::multiply(state, kr), -1);  // [B, H, Dv]
+  auto delta = mx::multiply(mx::subtract(v, kv_mem), mx::expand_dims(beta, -1));
+  state = mx::add(state, mx::multiply(kr, mx::expand_dims(delta, -1)));
+  auto y = mx::sum(mx::multiply(state, mx::expand_dims(q, -2)), -1);
+  if (in.size() > 6) {
+    state = mx::where(mx::expand_dims(in[6], {1, 2, 3}), state, old_state);
+  }
+  return {mx::astype(y, q.dtype()), state};
+}
+
+// check_gated_delta_shapes rejects inputs the step cannot take with a
+// message naming them, before a trace is built for them.
+void check_gated_delta_shapes(const std::vector<mx::array>& in) {
+  const auto& q = in[0];
+  const auto& g = in[3];
+  auto bad = [](const std::string& what) {
+    throw std::invalid_argument("gated_delta_step: " + what);
+  };
+  if (q.ndim() != 3 || in[1].shape() != q.shape()) {
+    bad("q and k must both be [B, H, Dk]");
+  }
+  int b = q.shape(0), h = q.shape(1), dk = q.shape(2);
+  const auto& v = in[2];
+  if (v.ndim() != 3 || v.shape(0) != b || v.shape(1) != h) {
+    bad("v must be [B, H, Dv] with q's B and H");
+  }
+  int dv = v.shape(2);
+  bool g_ok = (g.ndim() == 2 && g.shape() == mx::Shape{b, h}) ||
+              (g.ndim() == 3 && g.shape() == mx::Shape{b, h, dk});
+  if (!g_ok) bad("g must be [B, H] or [B, H, Dk]");
+  if (in[4].shape() != mx::Shape{b, h}) bad("beta must be [B, H]");
+  if (in[5].shape() != mx::Shape{b, h, dv, dk}) {
+    bad("state must be [B, H, Dv, Dk]");
+  }
+  if (in.size() > 6 && in[6].shape() != mx::Shape{b}) bad("mask must be [B]");
+}
+
 // strings reads n C strings.
 std::vector<std::string> strings(const char* const* p, int64_t n) {
   std::vector<std::string> v;
@@ -123,6 +176,26 @@ int lmx_swiglu_oai(lmx_array* out, lmx_array gate, lmx_array x) {
     // of eight, for every layer of every decode step.
     static const auto f = mx::compile(swiglu_oai_fn, /*shapeless=*/true);
     give(out, f({arr(gate), arr(x)})[0]);
+  });
+}
+
+int lmx_gated_delta_step(lmx_array* outs, lmx_array q, lmx_array k,
+                         lmx_array v, lmx_array g, lmx_array beta,
+                         lmx_array state, lmx_array mask) {
+  return guard([&] {
+    // Compiled as mlx_lm compiles _gated_delta_step_ops (not shapeless: its
+    // graph depends on g's rank), one trace per shape and dtype: a decode
+    // step then launches a few fused kernels instead of about a dozen.
+    // The mask is a seventh input when present; MLX keys its traces on
+    // the inputs, so masked and unmasked steps get traces of their own.
+    static const auto f = mx::compile(gated_delta_step_fn);
+    std::vector<mx::array> in = {arr(q),    arr(k),    arr(v),
+                                 arr(g),    arr(beta), arr(state)};
+    if (mask) in.push_back(arr(mask));
+    check_gated_delta_shapes(in);
+    auto res = f(in);
+    give(&outs[0], res[0]);
+    give(&outs[1], res[1]);
   });
 }
 

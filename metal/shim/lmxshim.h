@@ -280,6 +280,16 @@ LMX_API int lmx_send(lmx_array* out, lmx_array x, int32_t dst, lmx_group g);
 LMX_API int lmx_recv(lmx_array* out, const int32_t* shape, int64_t ndim,
                      int32_t dtype, int32_t src, lmx_group g);
 
+// --- fast.cpp: the Gated DeltaNet recurrence ---
+// lmx_gated_delta_step is one step of the gated delta rule (mlx_lm's
+// _gated_delta_step_ops) compiled by mlx::core::compile: q, k [B, H, Dk],
+// v [B, H, Dv], g [B, H] or [B, H, Dk], beta [B, H], state [B, H, Dv, Dk],
+// mask bool [B] or NULL (false keeps the old state). outs receives y
+// [B, H, Dv] in q's dtype and the new state.
+LMX_API int lmx_gated_delta_step(lmx_array* outs, lmx_array q, lmx_array k,
+                                 lmx_array v, lmx_array g, lmx_array beta,
+                                 lmx_array state, lmx_array mask);
+
 #ifdef __cplusplus
 }
 #endif
