@@ -93,35 +93,11 @@ func (a *SinkAttention) Forward(x *metal.Array, mask cache.Mask, c cache.Cache, 
 	k = a.heads(k, b, l, a.NKVHeads, nil)
 	v = a.heads(v, b, l, a.NKVHeads, nil)
 	q, k = a.Rope.Apply(q, offsets), a.Rope.Apply(k, offsets)
-	out := a.attend(c, q, k, v, mask)
+	out := cache.AttentionSinks(c, q, k, v, a.Scale, mask, a.Sinks)
 	if l > 1 {
 		out = metal.Transpose(out, 0, 2, 1, 3)
 	}
 	return reduce(a.Reduce, a.OProj.Forward(metal.Reshape(out, b, l, a.NHeads*a.HeadDim)))
-}
-
-// attend appends k, v to c and attends q with the sinks: MLX's fused SDPA
-// (one kernel on GPU for decode, as mlx-lm calls it) for no cache and the
-// plain caches; the quantized cache and the scheduler's row batch keep
-// cache.AttentionSinks, the same attention with MLX ops.
-func (a *SinkAttention) attend(c cache.Cache, q, k, v *metal.Array, mask cache.Mask) *metal.Array {
-	switch c.(type) {
-	case *cache.Quantized, *cache.Rows:
-		return cache.AttentionSinks(c, q, k, v, a.Scale, mask, a.Sinks)
-	}
-	if c != nil {
-		k, v = c.Update(k, v)
-	}
-	return metal.SDPASinks(q, k, v, a.Scale, mask.Mode, mask.Array, a.sinksAs(q.Dtype()))
-}
-
-// sinksAs returns the sinks in dtype: MLX's fused SDPA refuses sinks that
-// do not promote to the attention's dtype (float32 sinks, bfloat16 queries).
-func (a *SinkAttention) sinksAs(dt metal.Dtype) *metal.Array {
-	if a.Sinks.Dtype() == dt {
-		return a.Sinks
-	}
-	return metal.Astype(a.Sinks, dt)
 }
 
 // BiasedSwitchLinear is a SwitchLinear with a bias per expert [experts, out]

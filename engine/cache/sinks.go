@@ -5,10 +5,10 @@ import "github.com/lmx-app/lmx/metal"
 // AttentionSinks is Attention with attention sinks (gpt-oss): sinks [Hq]
 // holds one learned logit per query head that joins the softmax's
 // denominator and attends to nothing, so a head can put weight nowhere.
-// MLX's fast SDPA takes sinks, but the shim does not pass them; this is the
-// reference path of mlx::fast::scaled_dot_product_attention with MLX ops
-// (scores, the sink logit concatenated in front, a precise softmax, the sink
-// column dropped), correct on every backend and every cache kind.
+// The standard and rotating caches (alone or as the rows of a batch) attend
+// through MLX's fused SDPA with sinks, as mlx-lm does; the quantized cache
+// with MLX ops (scores, the sink logit in front, a precise softmax, the sink
+// column dropped: sinkSoftmax).
 func AttentionSinks(c Cache, q, k, v *metal.Array, scale float64, mask Mask, sinks *metal.Array) *metal.Array {
 	switch c := c.(type) {
 	case *Rows:
@@ -27,30 +27,12 @@ func AttentionSinks(c Cache, q, k, v *metal.Array, scale float64, mask Mask, sin
 	if c != nil {
 		k, v = c.Update(k, v)
 	}
-	return sdpaSinks(q, k, v, scale, mask, sinks)
-}
-
-// sdpaSinks is softmax(scale·q kᵀ + mask, with sinks) v for q [B, Hq, L, D]
-// and k, v [B, Hkv, K, D], grouped-query heads as in MLX's fallback.
-func sdpaSinks(q, k, v *metal.Array, scale float64, mask Mask, sinks *metal.Array) *metal.Array {
-	b, heads, l, d := q.Dim(0), q.Dim(1), q.Dim(2), q.Dim(3)
-	kvHeads := k.Dim(1)
-	if kvHeads == 0 { // an earlier op failed: the sticky error reports it
-		return &metal.Array{}
+	// MLX refuses sinks that do not promote to the attention's dtype
+	// (float32 sinks, bfloat16 queries).
+	if sinks.Dtype() != q.Dtype() {
+		sinks = metal.Astype(sinks, q.Dtype())
 	}
-	rep := heads / kvHeads
-	q = metal.MulScalar(q, scale)
-	if rep > 1 {
-		q = metal.Reshape(q, b, kvHeads, rep, l, d)
-		k, v = metal.ExpandDims(k, -3), metal.ExpandDims(v, -3)
-	}
-	scores := metal.Matmul(q, metal.Swapaxes(k, -1, -2))
-	scores = applyMask(scores, mask, rep > 1)
-	out := metal.Matmul(sinkSoftmax(scores, sinks, kvHeads, rep), v)
-	if rep > 1 {
-		out = metal.Reshape(out, b, heads, l, d)
-	}
-	return out
+	return metal.SDPASinks(q, k, v, scale, mask.Mode, mask.Array, sinks)
 }
 
 // attendSinks is Quantized.attend with sinks.

@@ -162,3 +162,98 @@ func TestAttentionSinksLeftPadded(t *testing.T) {
 		}
 	}
 }
+
+// sdpaSinks is softmax(scale·q kᵀ + mask, with sinks) v for q [B, Hq, L, D]
+// and k, v [B, Hkv, K, D], grouped-query heads, built from MLX ops as MLX's
+// own fallback builds it: the reference of the fused SDPA with sinks
+// AttentionSinks uses (the quantized cache still attends this way, through
+// sinkSoftmax).
+func sdpaSinks(q, k, v *metal.Array, scale float64, mask Mask, sinks *metal.Array) *metal.Array {
+	b, heads, l, d := q.Dim(0), q.Dim(1), q.Dim(2), q.Dim(3)
+	kvHeads := k.Dim(1)
+	if kvHeads == 0 { // an earlier op failed: the sticky error reports it
+		return &metal.Array{}
+	}
+	rep := heads / kvHeads
+	q = metal.MulScalar(q, scale)
+	if rep > 1 {
+		q = metal.Reshape(q, b, kvHeads, rep, l, d)
+		k, v = metal.ExpandDims(k, -3), metal.ExpandDims(v, -3)
+	}
+	scores := metal.Matmul(q, metal.Swapaxes(k, -1, -2))
+	scores = applyMask(scores, mask, rep > 1)
+	out := metal.Matmul(sinkSoftmax(scores, sinks, kvHeads, rep), v)
+	if rep > 1 {
+		out = metal.Reshape(out, b, heads, l, d)
+	}
+	return out
+}
+
+// TestSinkAttentionFused runs AttentionSinks (MLX's fused SDPA with sinks)
+// and sdpaSinks (the same attention built from MLX ops), on the same inputs, and requires them
+// to agree: prefill and decode, grouped and full heads, MLX's causal mode, a
+// sliding-window mask, a left-padded batch's array mask, and bfloat16
+// activations with float32 sinks (as a bfloat16 checkpoint may store them).
+func TestSinkAttentionFused(t *testing.T) {
+	mlxtest.Require(t)
+	r := rand.New(rand.NewPCG(5, 6))
+	randn := func(n int) []float32 {
+		out := make([]float32, n)
+		for i := range out {
+			out[i] = float32(r.NormFloat64())
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name             string
+		b, hq, hkv, l, k int
+		mode             string
+		window           int
+		leftPad          []int32
+		dtype            metal.Dtype
+		limit            float64
+	}{
+		{"prefill causal gqa", 1, 8, 2, 9, 9, metal.MaskCausal, 0, nil, metal.Float32, 1e-5},
+		{"prefill causal after a prefix", 1, 4, 4, 5, 12, metal.MaskCausal, 0, nil, metal.Float32, 1e-5},
+		{"decode gqa", 1, 8, 2, 1, 17, "", 0, nil, metal.Float32, 1e-5},
+		{"sliding window prefill", 1, 8, 2, 6, 16, metal.MaskArray, 4, nil, metal.Float32, 1e-5},
+		{"sliding window decode", 1, 8, 2, 1, 16, metal.MaskArray, 4, nil, metal.Float32, 1e-5},
+		{"left-padded batch prefill", 2, 8, 2, 5, 8, metal.MaskArray, 0, []int32{0, 3}, metal.Float32, 1e-5},
+		{"left-padded batch decode", 2, 8, 2, 1, 9, metal.MaskArray, 0, []int32{2, 0}, metal.Float32, 1e-5},
+		{"bfloat16 decode", 1, 8, 2, 1, 17, "", 0, nil, metal.BFloat16, 1e-2},
+		{"bfloat16 prefill causal", 2, 8, 2, 7, 7, metal.MaskCausal, 0, nil, metal.BFloat16, 1e-2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			const d = 64
+			q, k, v := randn(tc.b*tc.hq*tc.l*d), randn(tc.b*tc.hkv*tc.k*d), randn(tc.b*tc.hkv*tc.k*d)
+			sinks := randn(tc.hq)
+			var fused, ref []float32
+			limit := tc.limit
+			mlxtest.Do(t, func() error {
+				if tc.dtype == metal.Float32 && metal.DefaultDevice().Type == metal.GPU {
+					limit = 3e-3 // the MLX-ops path's matmuls may run in TF32 on a GPU
+				}
+				in := func(x []float32, heads, n int) *metal.Array {
+					return metal.Astype(metal.FromFloat32(x, tc.b, heads, n, d), tc.dtype)
+				}
+				qa, ka, va := in(q, tc.hq, tc.l), in(k, tc.hkv, tc.k), in(v, tc.hkv, tc.k)
+				mask := Mask{Mode: tc.mode}
+				if tc.mode == metal.MaskArray {
+					mask.Array = CausalMask(tc.l, tc.k-tc.l, tc.window, tc.leftPad)
+				}
+				s, scale := metal.FromFloat32(sinks, tc.hq), 1/math.Sqrt(d)
+				var err error
+				if fused, err = metal.Astype(AttentionSinks(nil, qa, ka, va, scale, mask, s), metal.Float32).Float32s(); err != nil {
+					return err
+				}
+				ref, err = metal.Astype(sdpaSinks(qa, ka, va, scale, mask, s), metal.Float32).Float32s()
+				return err
+			})
+			e := testutil.RelErr(fused, ref)
+			t.Logf("relative error %.2g over %d values", e, len(ref))
+			if !(e <= limit) {
+				t.Errorf("fused SDPA with sinks differs from the MLX-ops path: relative error %.3g > %g", e, limit)
+			}
+		})
+	}
+}
