@@ -25,7 +25,7 @@ var (
 var fastSyms = []sym{
 	{"lmx_rms_norm", &fnRMSNorm}, {"lmx_layer_norm", &fnLayerNorm},
 	{"lmx_rope", &fnRoPE}, {"lmx_sdpa", &fnSDPA}, {"lmx_sdpa_sinks", &fnSDPASinks},
-	{"lmx_swiglu_oai", &fnSwiGLUOAI},
+	{"lmx_swiglu_oai", &fnSwiGLUOAI}, {"lmx_gated_delta_step", &fnGatedDeltaStep},
 	{"lmx_metal_kernel", &fnMetalKernel}, {"lmx_cuda_kernel", &fnCUDAKernel},
 	{"lmx_kernel_free", &fnKernelFree}, {"lmx_kernel_call", &fnKernelCall},
 }

@@ -1,20 +1,13 @@
 package metal
 
-// Shim function of fast.cpp for Gated DeltaNet (Qwen3-Next, Qwen3.5).
+// Shim function of fast.cpp for Gated DeltaNet (Qwen3-Next, Qwen3.5), bound
+// through fastSyms.
 var (
 	// int lmx_gated_delta_step(lmx_array* outs, lmx_array q, lmx_array k,
 	//     lmx_array v, lmx_array g, lmx_array beta, lmx_array state,
 	//     lmx_array mask);
 	fnGatedDeltaStep uintptr
 )
-
-var gatedDeltaSyms = []sym{{"lmx_gated_delta_step", &fnGatedDeltaStep}}
-
-// init registers the loader here rather than in load.go's list, so that
-// this file carries the whole binding.
-func init() { loaders = append(loaders, loadGatedDelta) }
-
-func loadGatedDelta(lib uintptr) error { return bindSyms(lib, gatedDeltaSyms) }
 
 // GatedDeltaStep is one step of the gated delta rule (mlx_lm's
 // _gated_delta_step_ops), compiled by MLX into a few fused kernels; with
