@@ -23,6 +23,11 @@ var (
 // ErrKernelFreed is returned by calls of a Kernel after Free.
 var ErrKernelFreed = errors.New("metal: use of a freed kernel")
 
+// ErrNoKernel is returned when MLX reports success building a kernel but
+// hands back none (metal_kernel on MLX's CUDA build, which has no Metal
+// back-end).
+var ErrNoKernel = errors.New("metal: MLX built no kernel (no back-end for it in this build)")
+
 // KernelSpec describes a custom kernel (MLX's mx.fast.metal_kernel and
 // mx.fast.cuda_kernel): Source is the body of a kernel whose parameters are
 // the named inputs and outputs; where the source mentions <input>_shape,
@@ -83,7 +88,7 @@ func newKernel(fn uintptr, op string, spec KernelSpec, last uintptr) (*Kernel, e
 	if h == 0 {
 		// Seen once from metal_kernel on MLX's CUDA build: success and no
 		// kernel. Say so here rather than "use of a freed kernel" later.
-		return nil, fmt.Errorf("kernel %s: %s returned no kernel on this MLX build", spec.Name, op)
+		return nil, fmt.Errorf("kernel %s: %s: %w", spec.Name, op, ErrNoKernel)
 	}
 	return &Kernel{h: h, name: spec.Name}, nil
 }

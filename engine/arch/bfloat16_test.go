@@ -1,6 +1,7 @@
 package arch
 
 import (
+	"encoding/json"
 	"io"
 	"math"
 	"os"
@@ -48,21 +49,45 @@ func bfloat16Fixtures(t *testing.T) []string {
 // prompts) may be at most 3 times transformers' and at most 15%. A wrong
 // rope, norm or mask in a bfloat16 path gives errors of tens of percent.
 //
-// Seen on 21 fixtures: LMX's worst error 0.6–2% on every architecture but
-// the recurrent ones, where rounding compounds over the steps: gpt-oss
-// (sinks, 4.5%), Qwen3-Next (5.9%, 8.2%) and Qwen3.5 (9.7%). transformers'
-// errors are of the same size (Qwen3.5 4.8%, the largest ratio, 2.0;
-// Qwen3-Next 27% in its chunked kernel on the 23-token prompt). LMX's Gated
-// DeltaNet rounds as mlx_lm's does (TestHybridBfloat16MatchesMLX holds them
-// equal): q and k in the input dtype, the state in float32.
+// Seen on the 21 fixtures before qwen3_5_moe_h128: LMX's worst error
+// 0.6–2% on every architecture but the recurrent ones, where rounding
+// compounds over the steps: gpt-oss (sinks, 4.5%), Qwen3-Next (5.9%, 8.2%)
+// and Qwen3.5 (9.7%). transformers' errors are of the same size (Qwen3.5
+// 4.8%, the largest ratio, 2.0; Qwen3-Next 27% in its chunked kernel on the
+// 23-token prompt). qwen3_5_moe_h128: LMX 10% (its 1-token prompt),
+// transformers 7.1%. LMX's Gated DeltaNet rounds as mlx_lm's does
+// (TestHybridBfloat16MatchesMLX holds them equal): q and k in the input
+// dtype, the state in float32.
 //
 // Greedy decoding is checked step by step with the reference's tokens fed
-// back (teacher forcing), so one rounding flip cannot derail the rest: LMX
-// must pick the reference's token, except where the reference's token is
-// within 3% of the row's logit range of LMX's pick (a near-tie that bfloat16
-// rounding decides), and at most 4 of the 20 steps may be such flips. Seen:
-// 10 flips over the 21 fixtures, at most 2 in one (Qwen3-Next), the largest
-// 1.5% of the range below.
+// back (teacher forcing) through LMX in bfloat16 and through the float32 run
+// of the same weights, so one rounding flip cannot derail the rest. Where
+// LMX's pick is neither transformers' token nor the float32 run's, it must
+// be within 3% of the float32 row's logit range of that row's best (a
+// near-tie that bfloat16 rounding decides), or no further from it than
+// transformers' token is; at most 4 of the 20 steps may be such flips.
+// Where LMX agrees with the float32 run and transformers' bfloat16 does
+// not, nothing is held against LMX. Seen over the 22 fixtures: 5 steps
+// where LMX agrees with the float32 run and transformers does not; 5 flips
+// of LMX's own, the largest 2.5% of the range below.
+//
+// Models that route tokens to experts get one allowance each way, because a
+// router's choice among close gates is decided by rounding and a different
+// expert is a discrete change that no bound on rounding error covers: one of
+// the three prompts may exceed the logits bound (up to 50%), and one greedy
+// step's pick may lie up to 10% of the range below the float32 run's best.
+// The committed fixtures need neither. Seen on two drafts of
+// qwen3_5_moe_h128 (hidden 80 and 96, replaced so that the quantized tests
+// have widths the group sizes divide): at hidden 80, a near-tie in layer 0
+// (experts 0 and 1 at 0.1279 and 0.1309 in bfloat16, 0.1296 and 0.1283 in
+// float32) made one prompt 41% off, the others 2.2% and 11% (transformers
+// 2.7% and 4.1%); at hidden 96, layer 2's router at greedy step 18 gave
+// expert 0 a gate of 0.178 and expert 3 0.167 in bfloat16 (0.165 and 0.224
+// in float32), so LMX's pick was 5.8% below the float32 run's best
+// (transformers' 1.4%), while transformers' own 23-token prompt was 30% off
+// (LMX's 5.2%). mlx_lm rounded and routed as LMX did on both drafts
+// (TestHybridBfloat16MatchesMLX: relative error 0). A wrong bfloat16 path
+// fails every prompt and many steps, not one.
 func TestBFloat16Fixtures(t *testing.T) {
 	mlxtest.Require(t)
 	for _, dir := range bfloat16Fixtures(t) {
@@ -70,21 +95,32 @@ func TestBFloat16Fixtures(t *testing.T) {
 			m := loadModel(t, dir)
 			exact := loadModel(t, upcast(t, dir))
 			ref := readReference(t, dir)
-			var worstLMX, worstRef float64
+			routed := routesExperts(t, dir)
+			var eLMX, eRef [3]float64
 			for i := range 3 {
 				ids := ref.ints[name("input_ids", i)]
 				want := ref.floats[name("logits", i)]
 				got := logitsOf(t, m, ids, nil)
 				x := logitsOf(t, exact, ids, nil)
-				eLMX, eRef := relErr(got, x), relErr(want, x)
+				eLMX[i], eRef[i] = relErr(got, x), relErr(want, x)
 				t.Logf("prompt %d (%d tokens): LMX vs transformers %.3g; vs float32 of the same weights: LMX %.3g, transformers %.3g",
-					i, len(ids), relErr(got, want), eLMX, eRef)
-				worstLMX, worstRef = max(worstLMX, eLMX), max(worstRef, eRef)
+					i, len(ids), relErr(got, want), eLMX[i], eRef[i])
 			}
-			if !(worstLMX <= 3*worstRef && worstLMX <= 0.15) {
-				t.Errorf("LMX's bfloat16 logits are %.3g off the float32 result (transformers' %.3g): want at most 3 times that and at most 0.15", worstLMX, worstRef)
+			worstRef := max(eRef[0], eRef[1], eRef[2])
+			over := 0
+			for i, e := range eLMX {
+				if !(e <= 3*worstRef && e <= 0.15) {
+					over++
+					t.Logf("prompt %d: LMX's bfloat16 logits are %.3g off the float32 result (transformers' worst %.3g)", i, e, worstRef)
+					if !routed || !(e <= 0.5) {
+						over = len(eLMX) // no allowance for this one
+					}
+				}
 			}
-			checkGreedyTeacherForced(t, m, ref)
+			if over > 0 && (!routed || over > 1) {
+				t.Errorf("LMX's bfloat16 logits are off the float32 result by %.3g (transformers' worst %.3g): want at most 3 times that and at most 0.15 (a model with experts: on all prompts but one, that one within 0.5)", eLMX, worstRef)
+			}
+			checkGreedyTeacherForced(t, m, exact, ref, routed)
 		})
 	}
 }
@@ -92,7 +128,7 @@ func TestBFloat16Fixtures(t *testing.T) {
 // checkGreedyTeacherForced feeds greedy_prompt and then the reference's
 // greedy tokens through m's caches and compares m's argmax at each step with
 // the reference's token, allowing near-ties (see TestBFloat16Fixtures).
-func checkGreedyTeacherForced(t *testing.T, m Model, ref *reference) {
+func checkGreedyTeacherForced(t *testing.T, m, exact Model, ref *reference, routed bool) {
 	prompt, want := ref.ints["greedy_prompt"], ref.ints["greedy_tokens"]
 	if len(prompt) == 0 || len(want) == 0 {
 		t.Fatalf("reference has %d prompt and %d greedy tokens", len(prompt), len(want))
@@ -101,29 +137,68 @@ func checkGreedyTeacherForced(t *testing.T, m Model, ref *reference) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	exactCaches, err := newCaches(t, exact, CacheOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	logits := logitsOf(t, m, prompt, caches)
+	xlogits := logitsOf(t, exact, prompt, exactCaches)
 	vocab := len(logits) / len(prompt)
-	flips := 0
+	flips, routeFlip := 0, false
 	for k, tok := range want {
-		row := logits[len(logits)-vocab:]
-		best := argmaxLast(logits, vocab)
-		if best != tok {
+		best, xbest := argmaxLast(logits, vocab), argmaxLast(xlogits, vocab)
+		if best != tok && best != xbest {
+			// How far below the float32 run's best are LMX's pick and
+			// transformers', as fractions of that row's logit range.
+			x := xlogits[len(xlogits)-vocab:]
 			lo, hi := math.Inf(1), math.Inf(-1)
-			for _, v := range row {
+			for _, v := range x {
 				lo, hi = min(lo, float64(v)), max(hi, float64(v))
 			}
-			gap := (float64(row[best]) - float64(row[tok])) / (hi - lo)
-			t.Logf("step %d: LMX picks %d, the reference %d, %.3g of the logit range below", k, best, tok, gap)
-			if !(gap <= 0.03) {
-				t.Errorf("step %d: LMX picks %d; the reference's %d is %.3g of the logit range below it, not a near-tie", k, best, tok, gap)
+			gapLMX := (float64(x[xbest]) - float64(x[best])) / (hi - lo)
+			gapRef := (float64(x[xbest]) - float64(x[tok])) / (hi - lo)
+			t.Logf("step %d: LMX picks %d, transformers %d, the float32 run %d; below its best by %.3g (LMX) and %.3g (transformers) of the range", k, best, tok, xbest, gapLMX, gapRef)
+			switch {
+			case gapLMX <= max(0.03, gapRef):
+			case routed && gapLMX <= 0.1 && !routeFlip:
+				routeFlip = true // one expert choice rounding decides (see TestBFloat16Fixtures)
+			default:
+				t.Errorf("step %d: LMX's pick %d is %.3g of the range below the float32 run's %d, not a near-tie, and further than transformers' %d (%.3g)", k, best, gapLMX, xbest, tok, gapRef)
 			}
 			flips++
+		} else if best != tok {
+			// transformers' bfloat16 rounding, not LMX's, left the float32
+			// run's token.
+			t.Logf("step %d: LMX picks %d as the float32 run does; transformers' bfloat16 picked %d", k, best, tok)
 		}
 		logits = logitsOf(t, m, []int32{tok}, caches)
+		xlogits = logitsOf(t, exact, []int32{tok}, exactCaches)
 	}
 	if flips > 4 {
 		t.Errorf("%d of %d greedy steps differ from the reference (near-ties allowed: 4)", flips, len(want))
 	}
+}
+
+// routesExperts reports whether dir's model routes tokens to experts (a
+// positive expert count in its config or text_config).
+func routesExperts(t *testing.T, dir string) bool {
+	data, err := os.ReadFile(filepath.Join(dir, "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg map[string]any
+	if err := json.Unmarshal(data, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	if text, ok := cfg["text_config"].(map[string]any); ok {
+		cfg = text
+	}
+	for _, k := range []string{"num_experts", "num_local_experts", "n_routed_experts"} {
+		if n, ok := cfg[k].(float64); ok && n > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // upcast writes a copy of the model folder dir with its weights in float32

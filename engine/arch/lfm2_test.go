@@ -19,15 +19,16 @@ import (
 // mlxPatches are the config.json edits mlx-lm needs to run a converted
 // fixture of these model types (the weights are untouched): LFM2's
 // block_dim, which transformers 5 no longer writes, and Qwen3.5's text-only
-// model type, which mlx-lm knows only as qwen3_5 (a text_config-less
-// qwen3_5 config is the text model's).
+// model types, which mlx-lm knows only as qwen3_5 and qwen3_5_moe (a
+// text_config-less config is the text model's).
 var mlxPatches = map[string]func(cfg map[string]any){
 	"lfm2": func(cfg map[string]any) {
 		if _, ok := cfg["block_dim"]; !ok {
 			cfg["block_dim"] = cfg["hidden_size"]
 		}
 	},
-	"qwen3_5_text": func(cfg map[string]any) { cfg["model_type"] = "qwen3_5" },
+	"qwen3_5_text":     func(cfg map[string]any) { cfg["model_type"] = "qwen3_5" },
+	"qwen3_5_moe_text": func(cfg map[string]any) { cfg["model_type"] = "qwen3_5_moe" },
 }
 
 // patchedFixtures lists the fixture folders of the model types in
@@ -50,7 +51,7 @@ func patchedFixtures(t *testing.T) map[string]string {
 		}
 	}
 	if len(out) == 0 {
-		t.Skip("no lfm2 or qwen3_5_text fixture")
+		t.Skip("no lfm2, qwen3_5_text or qwen3_5_moe_text fixture")
 	}
 	return out
 }

@@ -15,6 +15,14 @@
 #   TOKENIZER one fixture tokenizer for every folder (default: BENCH_TOKENIZER)
 #   RUNS     timed runs per engine and round (default 10); ROUNDS (default 1)
 #   BUDGET_S stop starting models after this many seconds (default 540)
+#   WARM_S   time allowed to each engine's kernel warm-up (default 420; 0: none)
+#
+# MLX's CUDA backend compiles many kernels with NVRTC the first time it meets
+# a new kind of operation (a quantization mode, a fused function), tens of
+# seconds each on the H200, and keeps them in /tmp/mlx/<version>/ptx. Before
+# a folder's first round each engine therefore runs it once untimed (WARM_S),
+# so that the timed command's own warm-up does not spend its 240 s compiling
+# (Qwen3.5-35B-A3B's first prefill took about 3 minutes in each engine).
 #
 # Each round runs, per folder, what `lmx bench --compare-mlx-lm` does: LMX and
 # a stepped mlx_lm process both load the folder, each does one warm-up run,
@@ -31,7 +39,7 @@ START=$SECONDS
 SITE="${SITE:-/tmp/lmx-site}"
 MODELS="${MODELS:-/tmp/lmx-models}"
 OUT="${OUT:-/tmp/lmx-arch}"
-RUNS="${RUNS:-10}" ROUNDS="${ROUNDS:-1}" BUDGET_S="${BUDGET_S:-540}"
+RUNS="${RUNS:-10}" ROUNDS="${ROUNDS:-1}" BUDGET_S="${BUDGET_S:-540}" WARM_S="${WARM_S:-420}"
 mkdir -p "$OUT" "$MODELS"
 
 python3 -m pip install -q --no-index --no-deps --no-compile --target "$SITE" \
@@ -58,6 +66,14 @@ for round in $(seq 1 "$ROUNDS"); do
 			timeout 150 python3 engine/bench/make_model.py --config "$config" --bits 4 --group-size 64 \
 				${layers:+--layers "$layers"} --tokenizer "$FIXTURES/$tok" --out "$dir" ||
 				{ echo "== $config: make_model failed"; rm -rf "$dir"; continue; }
+		fi
+		if ((round == 1 && WARM_S > 0)); then
+			w=$SECONDS
+			timeout "$WARM_S" "$LMX_BIN" bench --model "$dir" --prompt-tokens 512 --gen-tokens 8 --runs 1 >/dev/null 2>&1 ||
+				echo "== $config: LMX kernel warm-up did not finish in $WARM_S s"
+			timeout "$WARM_S" python3 engine/bench/mlx_lm_bench.py --model "$dir" --prompt-tokens 512 --gen-tokens 8 --runs 1 >/dev/null 2>&1 ||
+				echo "== $config: mlx_lm kernel warm-up did not finish in $WARM_S s"
+			echo "== $config: kernels warmed in $((SECONDS - w)) s"
 		fi
 		echo "== $config (layers ${layers:-all}) round $round at $((SECONDS - START)) s"
 		if timeout 240 "$LMX_BIN" bench --model "$dir" --prompt-tokens 512 --gen-tokens 128 \

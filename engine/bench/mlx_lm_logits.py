@@ -16,9 +16,19 @@ For the i-th ``--ids`` list the output file holds:
                                        EOS does not stop it
 
 Engine tests compare LMX's outputs on the same folder with these.
+
+A text-only Qwen3.5 folder (model_type qwen3_5_text / qwen3_5_moe_text, as
+transformers writes Qwen3_5ForCausalLM / Qwen3_5MoeForCausalLM) is loaded as
+qwen3_5 / qwen3_5_moe, the names mlx_lm knows them by: its model there reads
+a config without text_config as the text model's.
+
+On MLX's CPU backend, whose gather_mm takes float32 only, a half-precision
+gather_mm (an unquantized MoE folder) is computed in float32 and rounded
+back, as LMX's metal.GatherMM does there; other backends are untouched.
 """
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -46,6 +56,35 @@ def parse_args(argv):
     return p.parse_args(argv)
 
 
+def gather_mm_in_float32_on_cpu():
+    """Make mx.gather_mm multiply half-precision inputs in float32 on the CPU."""
+    if mx.default_device() != mx.cpu:
+        return
+    native = mx.gather_mm
+
+    def gather_mm(a, b, *args, **kwargs):
+        if a.dtype == mx.float32 and b.dtype == mx.float32:
+            return native(a, b, *args, **kwargs)
+        out = native(a.astype(mx.float32), b.astype(mx.float32), *args, **kwargs)
+        return out.astype(a.dtype) if a.dtype == b.dtype else out
+
+    mx.gather_mm = gather_mm
+
+
+# Text-only model types mlx_lm knows by their wrapper's name.
+WRAPPER_TYPES = {"qwen3_5_text": "qwen3_5", "qwen3_5_moe_text": "qwen3_5_moe"}
+
+
+def load(path):
+    """mlx_lm's load_model, a text-only type read as its wrapper's."""
+    config = json.loads((path / "config.json").read_text())
+    override = None
+    if config.get("model_type") in WRAPPER_TYPES:
+        override = {"model_type": WRAPPER_TYPES[config["model_type"]]}
+    model, _ = load_model(path, model_config=override)
+    return model
+
+
 def logits_of(model, ids):
     """Float32 logits [n, vocab] of one cacheless forward pass."""
     logits = model(mx.array(ids)[None])
@@ -60,7 +99,8 @@ def greedy(model, ids, n):
 
 def main(argv):
     args = parse_args(argv)
-    model, _ = load_model(Path(args.model))
+    gather_mm_in_float32_on_cpu()
+    model = load(Path(args.model))
     out = {}
     for i, ids in enumerate(args.ids):
         out[f"input_ids_{i}"] = mx.array(ids, dtype=mx.int32)

@@ -152,8 +152,31 @@ def qwen3_5_h64(dtype):
     return model_cls(cfg), cfg
 
 
+def qwen3_5_moe_h128(dtype):
+    """Qwen3.5-MoE text, hidden 128, 3 layers (linear x2, full), 1 key head of
+    16 over 3 value heads of 20, conv 4, 5 query heads over 1 KV head of 16,
+    partial rope 0.25; every layer sparse: 6 fused experts of 24 (top-3,
+    normalized) with a gated shared expert of 16."""
+    import transformers
+
+    names = [n for n in dir(transformers) if n.startswith("Qwen3_5Moe")]
+    cfg_cls = getattr(transformers, "Qwen3_5MoeTextConfig", None)
+    model_cls = getattr(transformers, "Qwen3_5MoeForCausalLM", None)
+    if cfg_cls is None or model_cls is None:
+        raise SystemExit(f"qwen3_5_moe_h128: transformers has {names}")
+    cfg = _qwen3_next_cfg(
+        cfg_cls, hidden_size=128, num_hidden_layers=3, num_attention_heads=5,
+        num_key_value_heads=1, head_dim=16, linear_key_head_dim=16,
+        linear_value_head_dim=20, linear_num_key_heads=1, linear_num_value_heads=3,
+        full_attention_interval=3, num_experts=6, num_experts_per_tok=3,
+        moe_intermediate_size=24, shared_expert_intermediate_size=16,
+        layer_types=["linear_attention", "linear_attention", "full_attention"])
+    return model_cls(cfg), cfg
+
+
 FIXTURES = {
     "qwen3_5_h64": qwen3_5_h64,
+    "qwen3_5_moe_h128": qwen3_5_moe_h128,
     "lfm2_h80": lfm2_h80,
     "lfm2_h48_bias": lfm2_h48_bias,
     "qwen3_next_h72": qwen3_next_h72,
