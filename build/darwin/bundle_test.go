@@ -152,7 +152,7 @@ func TestBundleLayoutLoadsTheRuntime(t *testing.T) {
 		name := strings.TrimSuffix(f, ".dylib")
 		if name == f { // mlx.metallib: Metal's kernels, beside libmlx on macOS only
 			if runtime.GOOS == "darwin" {
-				copyFile(t, filepath.Join(lib, f), filepath.Join(fw, f))
+				testutil.CopyFile(t, filepath.Join(lib, f), filepath.Join(fw, f))
 			}
 			continue
 		}
@@ -160,13 +160,13 @@ func TestBundleLayoutLoadsTheRuntime(t *testing.T) {
 		if _, err := os.Stat(src); err != nil {
 			testutil.Unavailable(t, "LMX_REQUIRE_MLX", "the runtime is not built in build/lib (build/mlx.sh, build/llguidance.sh): "+err.Error())
 		}
-		copyFile(t, src, filepath.Join(fw, name+ext))
+		testutil.CopyFile(t, src, filepath.Join(fw, name+ext))
 	}
 	if runtime.GOOS != "darwin" {
 		// The wheel's BLAS/LAPACK that libmlx.so needs beside it (Linux only).
 		matches, _ := filepath.Glob(filepath.Join(lib, "lib*-*.so*"))
 		for _, m := range matches {
-			copyFile(t, m, filepath.Join(fw, filepath.Base(m)))
+			testutil.CopyFile(t, m, filepath.Join(fw, filepath.Base(m)))
 		}
 	}
 	exe := filepath.Join(app, l["executable"][0])
@@ -219,17 +219,6 @@ func TestBundleLayoutLoadsTheRuntime(t *testing.T) {
 	}
 	if !st.Engine.Available {
 		t.Fatalf("the binary in %s did not load MLX from %s: %s", l["executable"][0], l["frameworks"][0], st.Engine.Error)
-	}
-}
-
-func copyFile(t *testing.T, src, dst string) {
-	t.Helper()
-	b, err := os.ReadFile(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(dst, b, 0o755); err != nil {
-		t.Fatal(err)
 	}
 }
 

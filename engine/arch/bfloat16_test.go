@@ -2,7 +2,6 @@ package arch
 
 import (
 	"encoding/json"
-	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -214,7 +213,7 @@ func upcast(t *testing.T, dir string) string {
 		if e.Name() == "model.safetensors" || e.IsDir() {
 			continue
 		}
-		copyFile(t, filepath.Join(dir, e.Name()), filepath.Join(out, e.Name()))
+		testutil.CopyFile(t, filepath.Join(dir, e.Name()), filepath.Join(out, e.Name()))
 	}
 	mlxtest.Do(t, func() error {
 		arrays, meta, err := metal.LoadSafetensors(filepath.Join(dir, "model.safetensors"))
@@ -229,22 +228,4 @@ func upcast(t *testing.T, dir string) string {
 		return metal.SaveSafetensors(filepath.Join(out, "model.safetensors"), arrays, meta)
 	})
 	return out
-}
-
-func copyFile(t *testing.T, src, dst string) {
-	in, err := os.Open(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Close()
-	out, err := os.Create(dst)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		t.Fatal(err)
-	}
-	if err := out.Close(); err != nil {
-		t.Fatal(err)
-	}
 }

@@ -56,26 +56,6 @@ func patchedFixtures(t *testing.T) map[string]string {
 	return out
 }
 
-// patchConfig applies fn to dir's config.json.
-func patchConfig(t *testing.T, dir string, fn func(map[string]any)) {
-	path := filepath.Join(dir, "config.json")
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cfg map[string]any
-	if err := json.Unmarshal(data, &cfg); err != nil {
-		t.Fatal(err)
-	}
-	fn(cfg)
-	if data, err = json.MarshalIndent(cfg, "", "  "); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // readTensors loads a safetensors file's float tensors.
 func readTensors(t *testing.T, path string) (map[string][]float32, map[string][]int32) {
 	floats, ints := map[string][]float32{}, map[string][]int32{}
@@ -148,7 +128,7 @@ func TestHybridQuantizedMatchesMLX(t *testing.T) {
 			if _, err := convert.Convert(context.Background(), src, float, convert.Options{}); err != nil {
 				t.Fatal(err)
 			}
-			patchConfig(t, float, patch)
+			testutil.PatchConfig(t, float, patch)
 			out := filepath.Join(t.TempDir(), "mlx_float.safetensors")
 			if err := py.Logits(context.Background(), float, out, 0, ids...); err != nil {
 				t.Fatalf("mlx_lm on the float model: %v", err)
@@ -172,7 +152,7 @@ func TestHybridQuantizedMatchesMLX(t *testing.T) {
 						t.Fatalf("nothing quantized (skipped %v)", res.Skipped)
 					}
 					t.Logf("quantized %d modules, %d left in float", len(res.Quantized), len(res.Skipped))
-					patchConfig(t, dst, patch)
+					testutil.PatchConfig(t, dst, patch)
 					out := filepath.Join(t.TempDir(), "mlx_q.safetensors")
 					if err := py.Logits(context.Background(), dst, out, 0, ids...); err != nil {
 						t.Fatalf("mlx_lm on the quantized folder: %v", err)
@@ -218,7 +198,7 @@ func TestHybridBfloat16MatchesMLX(t *testing.T) {
 			if _, err := convert.Convert(context.Background(), src, dst, convert.Options{Dtype: "bfloat16"}); err != nil {
 				t.Fatal(err)
 			}
-			patchConfig(t, dst, mlxPatches[typ])
+			testutil.PatchConfig(t, dst, mlxPatches[typ])
 			out := filepath.Join(t.TempDir(), "mlx.safetensors")
 			if err := py.Logits(context.Background(), dst, out, 0, ids...); err != nil {
 				t.Fatalf("mlx_lm on the bfloat16 folder: %v", err)

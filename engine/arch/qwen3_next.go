@@ -54,13 +54,14 @@ func (a qwen3NextArgs) denseLayer(i int) bool {
 	return a.NumExperts <= 0 || slices.Contains(a.MLPOnlyLayers, i) || (i+1)%a.DecoderSparseStep != 0
 }
 
-// layerIndices is 0 … n−1.
-func layerIndices(n int) []int {
-	out := make([]int, max(n, 0))
-	for i := range out {
-		out[i] = i
+// anyDense reports whether some layer of n has a dense MLP.
+func (a qwen3NextArgs) anyDense(n int) bool {
+	for i := range n {
+		if a.denseLayer(i) {
+			return true
+		}
 	}
-	return out
+	return false
 }
 
 // readQwen3NextArgs decodes and validates the config.
@@ -80,7 +81,7 @@ func readQwen3NextArgs(c *model.Config) (qwen3NextArgs, error) {
 		return a, err
 	}
 	common := commonFields(c)
-	if !slices.ContainsFunc(layerIndices(c.NumHiddenLayers), a.denseLayer) {
+	if !a.anyDense(c.NumHiddenLayers) {
 		// Every layer a mixture of experts (Qwen3.5-35B-A3B's config has no
 		// intermediate_size): the dense width is never used.
 		delete(common, "intermediate_size")

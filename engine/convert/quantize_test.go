@@ -136,26 +136,11 @@ var wrapperTypes = map[string]string{"qwen3_5_text": "qwen3_5", "qwen3_5_moe_tex
 // mlx_lm's converter knows (wrapperTypes), so that both converters read the
 // same folder; other types are left alone.
 func asWrapperType(t *testing.T, dir string) {
-	path := filepath.Join(dir, "config.json")
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cfg map[string]any
-	if err := json.Unmarshal(data, &cfg); err != nil {
-		t.Fatal(err)
-	}
-	typ, _ := cfg["model_type"].(string)
-	if wrapperTypes[typ] == "" {
-		return
-	}
-	cfg["model_type"] = wrapperTypes[typ]
-	if data, err = json.Marshal(cfg); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testutil.PatchConfig(t, dir, func(cfg map[string]any) {
+		if typ, _ := cfg["model_type"].(string); wrapperTypes[typ] != "" {
+			cfg["model_type"] = wrapperTypes[typ]
+		}
+	})
 }
 
 // mlxFloatDeviation is mlx_lm's relative error against the transformers

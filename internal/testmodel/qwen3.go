@@ -3,7 +3,6 @@ package testmodel
 import (
 	"encoding/binary"
 	"encoding/json"
-	"io"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -40,7 +39,7 @@ func Tiny(t testing.TB, dir, name, tokDir string, vocab int, eos []int) string {
 		t.Fatal(err)
 	}
 	for _, f := range []string{"tokenizer.json", "tokenizer_config.json"} {
-		copyFile(t, filepath.Join(tokDir, f), filepath.Join(dst, f))
+		testutil.CopyFile(t, filepath.Join(tokDir, f), filepath.Join(dst, f))
 	}
 	var cfg map[string]any
 	readJSON(t, filepath.Join(fx, "models", "qwen3", "config.json"), &cfg)
@@ -129,25 +128,6 @@ func writeSafetensors(t testing.TB, path string, tensors map[string]*tensor) {
 	for _, k := range names {
 		if err == nil {
 			_, err = f.Write(tensors[k].data)
-		}
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
-func copyFile(t testing.TB, src, dst string) {
-	t.Helper()
-	in, err := os.Open(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Close()
-	out, err := os.Create(dst)
-	if err == nil {
-		_, err = io.Copy(out, in)
-		if cerr := out.Close(); err == nil {
-			err = cerr
 		}
 	}
 	if err != nil {
