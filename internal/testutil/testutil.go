@@ -176,7 +176,9 @@ func CopyFile(t testing.TB, src, dst string) {
 }
 
 // PatchConfig applies fn to the JSON object in dir's config.json and writes
-// it back, failing the test on any error.
+// it back, failing the test on any error. Numbers are kept as written
+// (json.Number): 7.0 stays 7.0, which Hugging Face's strict config classes
+// require of a float field.
 func PatchConfig(t testing.TB, dir string, fn func(cfg map[string]any)) {
 	t.Helper()
 	path := filepath.Join(dir, "config.json")
@@ -185,7 +187,9 @@ func PatchConfig(t testing.TB, dir string, fn func(cfg map[string]any)) {
 		t.Fatal(err)
 	}
 	var cfg map[string]any
-	if err := json.Unmarshal(data, &cfg); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	if err := dec.Decode(&cfg); err != nil {
 		t.Fatalf("%s: %v", path, err)
 	}
 	fn(cfg)
