@@ -60,7 +60,10 @@ func repeatHeads(x *metal.Array, r int) *metal.Array {
 // q, k [B, T, Hk, Dk] (Hk divides Hv), v [B, T, Hv, Dv], g and beta
 // [B, T, Hv], state [B, Hv, Dv, Dk] in float32 or nil (zeros); mask [B, T]
 // (bool, nil: none) keeps the state unchanged at masked (padded) steps.
-// Returns y [B, T, Hv, Dv] in q's dtype and the new state.
+// Returns y [B, T, Hv, Dv] in q's dtype and the new state. Each step is
+// metal.GatedDeltaStep, one MLX-compiled function in the shim as mlx-lm
+// compiles _gated_delta_step_ops: a handful of fused kernels per step
+// instead of a dozen launches (unfused with compilation off).
 func gatedDeltaOps(q, k, v, g, beta, state, mask *metal.Array) (*metal.Array, *metal.Array) {
 	b, t, hk, dk := q.Dim(0), q.Dim(1), q.Dim(2), q.Dim(3)
 	hv, dv := v.Dim(2), v.Dim(3)
@@ -77,7 +80,7 @@ func gatedDeltaOps(q, k, v, g, beta, state, mask *metal.Array) (*metal.Array, *m
 		if mask != nil {
 			mi = metal.Reshape(metal.Slice(mask, []int{0, i}, []int{b, i + 1}), b)
 		}
-		ys[i], state = gatedDeltaStep(qi, ki, vi, gi, bi, state, mi)
+		ys[i], state = metal.GatedDeltaStep(qi, ki, vi, gi, bi, state, mi)
 	}
 	return metal.Stack(ys, 1), state
 }
@@ -92,16 +95,4 @@ func step4(x *metal.Array, i int) *metal.Array {
 func step3(x *metal.Array, i int) *metal.Array {
 	s := x.Shape()
 	return metal.Reshape(metal.Slice(x, []int{0, i, 0}, []int{s[0], i + 1, s[2]}), s[0], s[2])
-}
-
-// gatedDeltaStep is one step of the recurrence (mlx-lm's
-// _gated_delta_step_ops): q, k [B, H, Dk], v [B, H, Dv], g, beta [B, H],
-// state [B, H, Dv, Dk], mask bool [B] or nil. It runs as one MLX-compiled
-// function in the shim, as mlx-lm compiles its step: a handful of fused
-// kernels per step instead of a dozen launches. With compilation off
-// (metal.SetCompile, metal.CompileEnv) MLX runs the same ops unfused, op
-// for op the graph gatedDeltaOps built here before (metal's tests keep that
-// Go port as the compiled step's reference).
-func gatedDeltaStep(q, k, v, g, beta, state, mask *metal.Array) (*metal.Array, *metal.Array) {
-	return metal.GatedDeltaStep(q, k, v, g, beta, state, mask)
 }

@@ -27,8 +27,8 @@ var mlxPatches = map[string]func(cfg map[string]any){
 			cfg["block_dim"] = cfg["hidden_size"]
 		}
 	},
-	"qwen3_5_text":     func(cfg map[string]any) { cfg["model_type"] = "qwen3_5" },
-	"qwen3_5_moe_text": func(cfg map[string]any) { cfg["model_type"] = "qwen3_5_moe" },
+	"qwen3_5_text":     testutil.AsMLXLMType,
+	"qwen3_5_moe_text": testutil.AsMLXLMType,
 }
 
 // patchedFixtures lists the fixture folders of the model types in

@@ -71,7 +71,8 @@ def gather_mm_in_float32_on_cpu():
     mx.gather_mm = gather_mm
 
 
-# Text-only model types mlx_lm knows by their wrapper's name.
+# Text-only model types mlx_lm knows by their wrapper's name (the Go tests
+# hold the same table: internal/testutil.MLXLMTypes).
 WRAPPER_TYPES = {"qwen3_5_text": "qwen3_5", "qwen3_5_moe_text": "qwen3_5_moe"}
 
 

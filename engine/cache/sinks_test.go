@@ -46,20 +46,24 @@ func sinkRef(q, k, v, sinks []float32, hq, hkv, l, d int, scale float64) []float
 	return out
 }
 
-// TestAttentionSinks checks AttentionSinks against the definition without
-// a cache and through a KV cache (prefill then one decode step), and the
-// 8-bit quantized cache against it within its quantization error.
-func TestAttentionSinks(t *testing.T) {
-	mlxtest.Require(t)
-	const hq, hkv, l, d = 6, 2, 7, 32
-	r := rand.New(rand.NewPCG(1, 2))
-	randn := func(n int) []float32 {
+// normals returns a function drawing n standard normal float32s from r.
+func normals(r *rand.Rand) func(n int) []float32 {
+	return func(n int) []float32 {
 		out := make([]float32, n)
 		for i := range out {
 			out[i] = float32(r.NormFloat64())
 		}
 		return out
 	}
+}
+
+// TestAttentionSinks checks AttentionSinks against the definition without
+// a cache and through a KV cache (prefill then one decode step), and the
+// 8-bit quantized cache against it within its quantization error.
+func TestAttentionSinks(t *testing.T) {
+	mlxtest.Require(t)
+	const hq, hkv, l, d = 6, 2, 7, 32
+	randn := normals(rand.New(rand.NewPCG(1, 2)))
 	q, k, v, sinks := randn(hq*l*d), randn(hkv*l*d), randn(hkv*l*d), randn(hq)
 	scale := 1 / math.Sqrt(d)
 	want := sinkRef(q, k, v, sinks, hq, hkv, l, d, scale)
@@ -113,14 +117,7 @@ func TestAttentionSinksLeftPadded(t *testing.T) {
 	mlxtest.Require(t)
 	const hq, hkv, width, d = 4, 2, 5, 8
 	lens := []int{3, 5}
-	r := rand.New(rand.NewPCG(3, 4))
-	randn := func(n int) []float32 {
-		out := make([]float32, n)
-		for i := range out {
-			out[i] = float32(r.NormFloat64())
-		}
-		return out
-	}
+	randn := normals(rand.New(rand.NewPCG(3, 4)))
 	sinks := randn(hq)
 	scale := 1 / math.Sqrt(d)
 	// per sequence [h, l, d] data, then padded into [2, h, width, d]
@@ -196,14 +193,7 @@ func sdpaSinks(q, k, v *metal.Array, scale float64, mask Mask, sinks *metal.Arra
 // activations with float32 sinks (as a bfloat16 checkpoint may store them).
 func TestSinkAttentionFused(t *testing.T) {
 	mlxtest.Require(t)
-	r := rand.New(rand.NewPCG(5, 6))
-	randn := func(n int) []float32 {
-		out := make([]float32, n)
-		for i := range out {
-			out[i] = float32(r.NormFloat64())
-		}
-		return out
-	}
+	randn := normals(rand.New(rand.NewPCG(5, 6)))
 	for _, tc := range []struct {
 		name             string
 		b, hq, hkv, l, k int

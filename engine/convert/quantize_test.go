@@ -127,22 +127,6 @@ func checkQuantized(t *testing.T, py bench.Python, src string, qc quantCase) {
 	}
 }
 
-// wrapperTypes are the text-only model types that mlx_lm knows only by
-// their wrapper's name, reading a config without text_config as the text
-// model's (engine/bench/mlx_lm_logits.py does the same when it loads).
-var wrapperTypes = map[string]string{"qwen3_5_text": "qwen3_5", "qwen3_5_moe_text": "qwen3_5_moe"}
-
-// asWrapperType rewrites the model_type in dir's config.json to the name
-// mlx_lm's converter knows (wrapperTypes), so that both converters read the
-// same folder; other types are left alone.
-func asWrapperType(t *testing.T, dir string) {
-	testutil.PatchConfig(t, dir, func(cfg map[string]any) {
-		if typ, _ := cfg["model_type"].(string); wrapperTypes[typ] != "" {
-			cfg["model_type"] = wrapperTypes[typ]
-		}
-	})
-}
-
 // mlxFloatDeviation is mlx_lm's relative error against the transformers
 // reference on the float model (src copied by Convert unquantized, so that
 // the config carries the fields mlx_lm reads) for one prompt; it fails the
@@ -252,7 +236,7 @@ func checkPacked(t *testing.T, dir string, res *Result, qc quantCase) {
 func sameAsMLXLMConversion(t *testing.T, py bench.Python, src string, qc quantCase) bool {
 	t.Helper()
 	float, _ := convert(t, withTokenizer(t, src), Options{})
-	asWrapperType(t, float)
+	testutil.PatchConfig(t, float, testutil.AsMLXLMType) // both converters read the same folder
 	dst := filepath.Join(t.TempDir(), "mlx_lm")
 	cmd := exec.Command(py.Interpreter, "-m", "mlx_lm", "convert", "--hf-path", float, "--mlx-path", dst,
 		"-q", "--q-bits", strconv.Itoa(qc.bits), "--q-group-size", strconv.Itoa(qc.group))

@@ -200,3 +200,16 @@ func PatchConfig(t testing.TB, dir string, fn func(cfg map[string]any)) {
 		t.Fatal(err)
 	}
 }
+
+// MLXLMTypes are the text-only model types that mlx_lm knows only by their
+// wrapper's name, reading a config without text_config as the text model's
+// (engine/bench/mlx_lm_logits.py holds the same table for its loads).
+var MLXLMTypes = map[string]string{"qwen3_5_text": "qwen3_5", "qwen3_5_moe_text": "qwen3_5_moe"}
+
+// AsMLXLMType is a PatchConfig function: it renames a model type of
+// MLXLMTypes to the name mlx_lm knows and leaves other configs alone.
+func AsMLXLMType(cfg map[string]any) {
+	if typ, _ := cfg["model_type"].(string); MLXLMTypes[typ] != "" {
+		cfg["model_type"] = MLXLMTypes[typ]
+	}
+}
